@@ -1,0 +1,3 @@
+"Everything a user needs: `from fastai_lsuv.all import *`, as with `fastai.vision.all`"
+from .core import *
+from .callback import *
