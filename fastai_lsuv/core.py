@@ -14,10 +14,11 @@ from torch import nn, Tensor
 from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastai.callback.hook import Hook
+from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['output_stats', 'lsuv_loop', 'lsuv_mode', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets', 'lsuv_module',
-           'lsuv_init', 'forward_order', 'lsuv_init_course', 'target_stats']
+__all__ = ['progress_min', 'output_stats', 'lsuv_loop', 'lsuv_mode', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets',
+           'lsuv_module', 'lsuv_init', 'forward_order', 'lsuv_init_course', 'target_stats']
 
 # %% ../nbs/00_core.ipynb #88d7dedf
 def output_stats(o:Tensor) -> tuple[float,float]:
@@ -279,8 +280,8 @@ def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values(
 # %% ../nbs/00_core.ipynb #7c9017b7
 class _OnePass:
     "LSUV on `targets` (`{module: name}`) of `model`, in as few forward passes of `inputs` as the model allows"
-    def __init__(self, model, inputs, targets, **loop_kwargs):
-        store_attr('model,inputs,targets,loop_kwargs')
+    def __init__(self, model, inputs, targets, progress=None, **loop_kwargs):
+        store_attr('model,inputs,targets,progress,loop_kwargs')
         self.rows,self.done,self.pending,self.start,self.slow = {},[],{},{},set()
         self.rerunning = False
 
@@ -332,14 +333,17 @@ class _OnePass:
             shift = partial(_shift_bias, m) if _has_bias(m) else None
             row = _run_loop(output_stats(o), measure, partial(_scale_weight, m), shift, name, **self.loop_kwargs)
             o = res[0]
+        self.finish(m, row)
+        return o
+
+    def finish(self, m, row):
         self.rows[m] = row
         self.done.append(m)
-        return o
+        if self.progress is not None: self.progress.update(len(self.rows))
 
     def course_loop(self, m):
         self.save(m)
-        self.rows[m] = _module_loop(self.model, m, self.inputs, self.targets[m], **self.loop_kwargs)
-        self.done.append(m)
+        self.finish(m, _module_loop(self.model, m, self.inputs, self.targets[m], **self.loop_kwargs))
 
     def save(self, m):
         if m not in self.start: self.start[m] = _save_params(m)
@@ -379,15 +383,26 @@ def _untouchable(model, targets):
     return res
 
 # %% ../nbs/00_core.ipynb #cfb5c7b6
+progress_min = 30
+
+def _progress(n, show=None):
+    "A fastprogress bar over `n` modules, or `None`"
+    if not (show or (show is None and n>=progress_min)): return None
+    pb = progress_bar(range(n), leave=False)
+    pb.update(0)
+    return pb
+
+# %% ../nbs/00_core.ipynb #f40d6c73
 def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
-              pre_init=None, skip_last=False) -> pd.DataFrame:
+              pre_init=None, skip_last=False, show_progress=None) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
     check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
     inputs = _as_inputs(xb)
     _check_batch(inputs)
     targets = lsuv_targets(model, modules)
     skipped = _untouchable(model, targets)
-    run = _OnePass(model, inputs, {m:n for m,n in targets.items() if m not in skipped},
+    todo = {m:n for m,n in targets.items() if m not in skipped}
+    run = _OnePass(model, inputs, todo, _progress(len(todo), show_progress),
                    mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
     original = {m:_save_params(m) for m in run.targets} if pre_init else {}
     with lsuv_mode(model):
@@ -400,6 +415,7 @@ def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max
                 skipped[last] = 'skipped'
                 if last in original: _restore_params(last, original.pop(last))
             run.commit()
+            if run.progress is not None: run.progress.on_iter_end()
         except BaseException:
             run.restore()
             for m,saved in original.items(): _restore_params(m, saved)
