@@ -58,7 +58,10 @@ def lsuv_loop(measure, scale, shift=None, mean_first=False, tol=1e-3, max_iter=5
     return mu,sd,iters,converged
 
 # %% ../nbs/00_core.ipynb #c589f435
-def _has_bias(m): return getattr(m, 'bias', None) is not None
+def _has_bias(m):
+    "Whether `m` has a bias LSUV may shift: a frozen bias tensor counts as none"
+    b = getattr(m, 'bias', None)
+    return b is not None and not (isinstance(b, Tensor) and not b.requires_grad)
 
 def _scale_weight(m, f): m.weight.data.div_(f)
 
@@ -266,16 +269,21 @@ class _AffineOutput:
     def __init__(self, m, outputs):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        dims = [d for d in range(o.dim()) if d!=self.dim]
-        parts = [torch.stack(torch.var_mean(o.detach().float(), dim=dims, correction=0)) for o in outputs]
+        parts = [torch.stack(self.channel_stats(o)) for o in outputs]
         b0 = m.bias.detach().float() if m.bias is not None else torch.zeros_like(parts[0][0])
         *parts,b0 = torch.stack(parts + [torch.stack([b0, b0])]).double().cpu()  # one host sync per module
-        var,mu = torch.stack(parts).unbind(1)
+        mu,var = torch.stack(parts).unbind(1)
         counts = torch.tensor([o.numel()/o.shape[self.dim] for o in outputs], dtype=torch.float64)[:,None]
         pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
         self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
         self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
         self.b,self.c,self.n,self.ops = self.b0.clone(),1.,sum(o.numel() for o in outputs),[]
+
+    def channel_stats(self, o):
+        "Per-channel mean and population variance of `o`, with BatchNorm's own kernel (a reduction over dim 1)"
+        x = o.detach().float()
+        x = x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
+        return torch.batch_norm_update_stats(x, None, None, 0.)
 
     def measure(self):
         mu = self.c*self.wx_mean + self.b
