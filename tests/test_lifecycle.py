@@ -146,7 +146,10 @@ def test_pretrained_frozen_body(tmp_path):
     # the body is the pretrained model's (minus its pooling and classifier)
     for k,v in learn.model[0].state_dict().items(): check_eq(v, saved[k])
     probe = Probe()
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(1, freeze_epochs=1, cbs=probe)
+    with learn.no_bar(), learn.no_logging():
+        learn.validate(); learn.tta(n=1)  # the optimizer freeze() created does not make these a fit
+        assert learn.lsuv.stats is None and not lsuv_done(learn.model)
+        learn.fine_tune(1, freeze_epochs=1, cbs=probe)
     stats = learn.lsuv.stats
     assert len(stats) and stats['module'].str.startswith('1.').all(), stats
     assert stats['status'].isin(['ok', 'no bias']).all(), stats
@@ -194,6 +197,19 @@ def test_with_activation_stats_show_graph_save_model(tmp_path):
     # ActivationStats recorded the training batches only, not LSUV's forward passes
     check_eq(len(learn.activation_stats.stats), 2*len(learn.dls.train))
     assert (tmp_path/'models'/'best.pth').exists()
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_mixed_precision(tmp_path):
+    "On CUDA: the move to the GPU keeps the fingerprint, and LSUV runs before MixedPrecision's autocast, in float32"
+    plain = learner(tmp_path, cbs=LSUVCallback())
+    plain.dls.cuda()
+    with plain.no_bar(), plain.no_logging(): plain.fit(1, 1e-3, cbs=(ref:=Probe()))
+    learn = learner(tmp_path, cbs=LSUVCallback()).to_fp16()
+    learn.dls.cuda()
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=(probe:=Probe()))
+    assert learn.lsuv.stats is not None and next(learn.model.parameters()).is_cuda
+    for k,v in probe.state.items(): check_close(v.float(), ref.state[k].float(), eps=1e-5)
+    assert not torch.is_autocast_enabled('cuda')
 
 def big_mlp(n=30): return nn.Sequential(nn.Flatten(), nn.Linear(3*12*12, 8), *[nn.Linear(8, 8) for _ in range(n-2)], nn.Linear(8, 2))
 
