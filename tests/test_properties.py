@@ -31,7 +31,7 @@ def architectures(draw):
 
 def rng_states(): return random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(architectures())
 def test_lsuv_init_properties(arch):
     model,xb = arch
