@@ -6,18 +6,19 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/callback.html.md"""
 
 # %% ../nbs/01_callback.ipynb #43dce752
 from __future__ import annotations
-import sys
-import torch
+import sys, warnings
+import torch, torch.distributed as dist
 from torch import nn
 from fastcore.basics import store_attr, patch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
 from .core import *
 from .core import _rng_states, _set_rng_states
 
 # %% auto #0
-__all__ = ['lsuv_batch', 'lsuv_done', 'LSUVCallback']
+__all__ = ['lsuv_batch', 'lsuv_done', 'param_fingerprint', 'lsuv_broadcast', 'LSUVCallback']
 
 # %% ../nbs/01_callback.ipynb #1cc6c98d
 def lsuv_batch(learn:Learner) -> tuple:
@@ -41,13 +42,47 @@ def lsuv_done(model:nn.Module) -> bool:
     return getattr(get_model(model), '_lsuv_done', False)
 
 # %% ../nbs/01_callback.ipynb #3e790721
+def param_fingerprint(model:nn.Module) -> list:
+    "Identity and in-place version of each parameter of `model`: changes when weights are loaded, trained or replaced"
+    return [(id(p), p._version) for p in get_model(model).parameters()]
+
+# %% ../nbs/01_callback.ipynb #c907615a
+_structural = {'frozen', 'tied', 'not run', 'skipped', 'not a tensor'}
+
+def _broadcast_(t:torch.Tensor, src):
+    c = t.detach().contiguous()  # gloo wants contiguous tensors (channels_last weights are not)
+    dist.broadcast(c, src)
+    if c.data_ptr()!=t.data_ptr(): t.data.copy_(c)
+
+def lsuv_broadcast(model:nn.Module, stats, src=0):
+    "Copy the weights and biases LSUV set on rank `src` to every process, when `torch.distributed` runs several"
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size()>1): return
+    model = get_model(model)
+    for name in sorted(stats.loc[~stats['status'].isin(_structural), 'module']):
+        m = model.get_submodule(name)
+        _broadcast_(m.weight, src)
+        b = getattr(m, 'bias', None)
+        if isinstance(b, torch.Tensor): _broadcast_(b, src)
+        elif b is not None:
+            obj = [b]
+            dist.broadcast_object_list(obj, src)
+            m.bias = obj[0]
+
+# %% ../nbs/01_callback.ipynb #60330488
+def _show_progress(learn):
+    "`None` (`lsuv_init`'s default) when `learn` shows progress bars, else `False`"
+    return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
+
 @patch
 def lsuv_init(self:Learner, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
               pre_init=None, skip_last=False):
     "LSUV-initialise `self.model` now, on one training batch, and mark it so that `LSUVCallback` won't run again"
-    model = get_model(self.model)
-    stats = lsuv_init(model, lsuv_batch(self), modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter,
-                      std=std, mean=mean, pre_init=pre_init, skip_last=skip_last)
+    model,xb = get_model(self.model),lsuv_batch(self)
+    device = next((x.device for x in xb if torch.is_tensor(x)), torch.device('cpu'))
+    with torch.autocast(device.type, enabled=False):
+        stats = lsuv_init(model, xb, modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std,
+                          mean=mean, pre_init=pre_init, skip_last=skip_last, show_progress=_show_progress(self))
+    lsuv_broadcast(model, stats)
     model._lsuv_done = True
     return stats
 
@@ -60,14 +95,27 @@ def _in_fit(learn):
 
 # %% ../nbs/01_callback.ipynb #17eef324
 class LSUVCallback(Callback):
-    "Initialise the model with LSUV on one training batch before its first fit"
+    "Initialise the model with LSUV on one training batch before its first fit, unless its weights changed since"
     order = -5
     def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False):
         check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
         store_attr()
-        self.stats = None
+        self.stats,self.fingerprint,self.skipped = None,None,False
+
+    @property
+    def learn(self): return self.__dict__.get('_learn')
+    @learn.setter
+    def learn(self, learn):
+        "Attaching the callback to a `Learner` takes the fingerprint of its model's parameters"
+        self.__dict__['_learn'] = learn
+        if learn is not None and self.fingerprint is None: self.fingerprint = param_fingerprint(learn.model)
 
     def before_fit(self):
-        if not _in_fit(self.learn) or lsuv_done(self.model): return
+        if self.skipped or not _in_fit(self.learn) or lsuv_done(self.model): return
+        if param_fingerprint(self.model)!=self.fingerprint:
+            self.skipped = True
+            warnings.warn("LSUV: the model's parameters changed after LSUVCallback was attached (weights loaded, trained "
+                          "or replaced), so LSUV was skipped to keep them. Call `learn.lsuv_init()` to initialise anyway")
+            return
         self.stats = self.learn.lsuv_init(self.modules, self.mean_first, self.tol, self.max_iter, self.std, self.mean,
                                           self.pre_init, self.skip_last)
