@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/callback.html.md"""
 
 # %% ../nbs/01_callback.ipynb #43dce752
 from __future__ import annotations
-import sys, warnings
+import itertools, sys, warnings
 import torch, torch.distributed as dist
 from torch import nn
 from fastcore.basics import store_attr, patch
@@ -21,20 +21,29 @@ from .core import _rng_states, _set_rng_states
 __all__ = ['lsuv_batch', 'lsuv_done', 'param_fingerprint', 'lsuv_broadcast', 'LSUVCallback']
 
 # %% ../nbs/01_callback.ipynb #1cc6c98d
-def lsuv_batch(learn:Learner) -> tuple:
-    "One training batch's inputs, as `learn.model` sees them, leaving every random state as it was"
-    dl = learn.dls.train
-    states,dl_rng = _rng_states(),dl.rng
-    dl_state = dl_rng.getstate()
-    try: b = dl.one_batch()
-    finally:
-        _set_rng_states(states)
-        dl.rng = dl_rng
-        dl_rng.setstate(dl_state)
+def _model_inputs(learn, b):
+    "The inputs of batch `b` on the model's device and, for floats, in its dtype"
     b = learn._set_device(b)
     xb = b[:getattr(learn.dls, 'n_inp', 1 if len(b)==1 else len(b)-1)]
     dtype = next(learn.model.parameters()).dtype
     return tuple(x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() else x for x in xb)
+
+def lsuv_batch(learn:Learner, n_batches:int=1):
+    "The inputs of the first `n_batches` training batches as `learn.model` sees them (a tuple, or a list of tuples for several), leaving every random state as it was"
+    dl = learn.dls.train
+    states,dl_rng = _rng_states(),dl.rng
+    dl_state = dl_rng.getstate()
+    try:
+        with dl.fake_l.no_multiproc(): batches = list(itertools.islice(dl, n_batches))
+        if hasattr(dl, 'it'): delattr(dl, 'it')
+    finally:
+        _set_rng_states(states)
+        dl.rng = dl_rng
+        dl_rng.setstate(dl_state)
+    if len(batches)<n_batches:
+        raise ValueError(f"LSUV: `n_batches={n_batches}`, but the training DataLoader has only {len(batches)} batches")
+    xbs = [_model_inputs(learn, b) for b in batches]
+    return xbs[0] if n_batches==1 else xbs
 
 # %% ../nbs/01_callback.ipynb #6578414b
 def lsuv_done(model:nn.Module) -> bool:
@@ -69,16 +78,21 @@ def lsuv_broadcast(model:nn.Module, stats, src=0):
             m.bias = obj[0]
 
 # %% ../nbs/01_callback.ipynb #60330488
+def _check_n_batches(n_batches):
+    if isinstance(n_batches, bool) or not isinstance(n_batches, int): raise TypeError(f"LSUV: `n_batches` must be an int, got {n_batches!r}")
+    if n_batches<1: raise ValueError(f"LSUV: `n_batches` must be at least 1, got {n_batches}")
+
 def _show_progress(learn):
     "`None` (`lsuv_init`'s default) when `learn` shows progress bars, else `False`"
     return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
 
 @patch
 def lsuv_init(self:Learner, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
-              pre_init=None, skip_last=False):
-    "LSUV-initialise `self.model` now, on one training batch, and mark it so that `LSUVCallback` won't run again"
-    model,xb = get_model(self.model),lsuv_batch(self)
-    device = next((x.device for x in xb if torch.is_tensor(x)), torch.device('cpu'))
+              pre_init=None, skip_last=False, n_batches=1):
+    "LSUV-initialise `self.model` now, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
+    _check_n_batches(n_batches)
+    model,xb = get_model(self.model),lsuv_batch(self, n_batches)
+    device = next((x.device for x in (xb[0] if n_batches>1 else xb) if torch.is_tensor(x)), torch.device('cpu'))
     with torch.autocast(device.type, enabled=False):
         stats = lsuv_init(model, xb, modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std,
                           mean=mean, pre_init=pre_init, skip_last=skip_last, show_progress=_show_progress(self))
@@ -97,8 +111,10 @@ def _in_fit(learn):
 class LSUVCallback(Callback):
     "Initialise the model with LSUV on one training batch before its first fit, unless its weights changed since"
     order = -5
-    def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False):
+    def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False,
+                 n_batches=1):
         check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
+        _check_n_batches(n_batches)
         store_attr()
         self.stats,self.fingerprint,self.skipped = None,None,False
 
@@ -118,4 +134,4 @@ class LSUVCallback(Callback):
                           "or replaced), so LSUV was skipped to keep them. Call `learn.lsuv_init()` to initialise anyway")
             return
         self.stats = self.learn.lsuv_init(self.modules, self.mean_first, self.tol, self.max_iter, self.std, self.mean,
-                                          self.pre_init, self.skip_last)
+                                          self.pre_init, self.skip_last, self.n_batches)

@@ -204,7 +204,6 @@ def test_interrupted():
 def test_bad_arguments_at_construction(kwargs, exc, name):
     with pytest.raises(exc, match=re.escape(f'`{name}`')): LSUVCallback(**kwargs)
 
-@pytest.mark.xfail(reason="core lsuv_init shifts a frozen bias (only a frozen weight is checked); requested in the core", strict=True)
 def test_frozen_bias_is_not_shifted():
     model = bn_mlp()
     model[0].bias.requires_grad_(False)
