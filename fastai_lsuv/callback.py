@@ -7,7 +7,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/callback.html.md"""
 # %% ../nbs/01_callback.ipynb #43dce752
 from __future__ import annotations
 import itertools, sys, warnings
-import torch, torch.distributed as dist
+import pandas as pd, torch, torch.distributed as dist
 from torch import nn
 from fastcore.basics import store_attr, patch
 from fastai.learner import Learner
@@ -87,8 +87,10 @@ def _show_progress(learn):
     return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
 
 @patch
-def lsuv_init(self:Learner, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
-              pre_init=None, skip_last=False, n_batches=1):
+def lsuv_init(self:Learner, modules=None, mean_first:bool=False, tol:float=1e-3, max_iter:int=10, std:float=1., mean:float=0.,
+              pre_init:str|None=None, skip_last:bool=False,
+              n_batches:int=1 # statistics over the first `n_batches` training batches
+             ) -> pd.DataFrame:
     "LSUV-initialise `self.model` now, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
     _check_n_batches(n_batches)
     model,xb = get_model(self.model),lsuv_batch(self, n_batches)
@@ -111,8 +113,17 @@ def _in_fit(learn):
 class LSUVCallback(Callback):
     "Initialise the model with LSUV on one training batch before its first fit, unless its weights changed since"
     order = -5
-    def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False,
-                 n_batches=1):
+    def __init__(self,
+                 modules=None, # `None` (every trainable conv and linear layer), classes, name patterns, modules, a predicate, or a list of these
+                 mean_first:bool=False, # shift the mean before rescaling, the course-v3 order
+                 tol:float=1e-3, # how close to the targets each output's std (and mean) must get
+                 max_iter:int=10, # most corrections per loop and module
+                 std:float=1., # the target std
+                 mean:float=0., # the target mean
+                 pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights first
+                 skip_last:bool=False, # leave the last module (the output layer) as it is
+                 n_batches:int=1 # statistics over the first `n_batches` training batches
+                ):
         check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
         _check_n_batches(n_batches)
         store_attr()

@@ -21,7 +21,7 @@ __all__ = ['progress_min', 'pool_moments', 'output_stats', 'lsuv_loop', 'lsuv_mo
            'lsuv_targets', 'lsuv_module', 'lsuv_init', 'forward_order', 'lsuv_init_course', 'target_stats']
 
 # %% ../nbs/00_core.ipynb #88d7dedf
-def pool_moments(parts) -> tuple[float,float]:
+def pool_moments(parts:list) -> tuple[float,float]:
     "Mean and unbiased std of the union of `parts`, each `(count, mean, population variance)`"
     n = sum(c for c,_,_ in parts)
     mean = sum(c*mu for c,mu,_ in parts)/n
@@ -40,7 +40,10 @@ def output_stats(*outputs:Tensor) -> tuple[float,float]:
     return _pooled([_moments(o) for o in outputs])
 
 # %% ../nbs/00_core.ipynb #2677c394
-def lsuv_loop(measure, scale, shift=None, mean_first=False, tol=1e-3, max_iter=50, std=1., mean=0.):
+def lsuv_loop(measure, # `() -> (mean, std)` of the module's output
+              scale, # `scale(f)` divides the module's weight by `f`
+              shift=None, # `shift(d)` subtracts `d` from its bias; `None` without a bias
+              mean_first:bool=False, tol:float=1e-3, max_iter:int=50, std:float=1., mean:float=0.):
     "Run LSUV's std and mean loops on one module; returns `(mean, std, iters, converged)`"
     mu,sd = measure()
     def off(step): return abs(sd-std) if step=='std' else abs(mu-mean)
@@ -206,7 +209,7 @@ def _matches(o, name, m):
     return bool(o(m))
 
 # %% ../nbs/00_core.ipynb #5711d2d2
-def check_lsuv_args(modules=None, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None):
+def check_lsuv_args(modules=None, tol:float=1e-3, max_iter:int=10, std:float=1., mean:float=0., pre_init:str|None=None):
     "Raise a `TypeError` or `ValueError` that says what to pass, for arguments LSUV cannot use"
     if modules is not None:
         for o in _selectors(modules):
@@ -248,7 +251,16 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
     return res
 
 # %% ../nbs/00_core.ipynb #7a8336f3
-def lsuv_module(model:nn.Module, m:nn.Module, xb, mean_first=False, tol=1e-3, max_iter=50, std=1., mean=0., pre_init=None):
+def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measurement
+                m:nn.Module, # the module of `model` to initialise
+                xb, # a batch: a tensor, a tuple of the model's inputs, or a list of such batches
+                mean_first:bool=False, # shift the mean before rescaling, the course-v3 order
+                tol:float=1e-3, # how close to the targets the output's std (and mean) must get
+                max_iter:int=50, # most corrections per loop
+                std:float=1., # the target std
+                mean:float=0., # the target mean
+                pre_init:str|None=None # `'orthogonal'`: the paper's orthonormal weight first
+               ) -> tuple[float,float]:
     "The course-v3 LSUV loop for module `m` of `model` on batch `xb`, a full forward pass per iteration; returns `(mean, std)`"
     check_lsuv_args(tol=tol, max_iter=max_iter, std=std, mean=mean, pre_init=pre_init)
     batches,name = _as_batches(xb),_module_name(model, m)
@@ -471,8 +483,18 @@ def _progress(n, show=None):
     return pb
 
 # %% ../nbs/00_core.ipynb #f40d6c73
-def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
-              pre_init=None, skip_last=False, show_progress=None) -> pd.DataFrame:
+def lsuv_init(model:nn.Module, # the model to initialise, in place
+              xb, # a batch: a tensor, a tuple of the model's inputs, or a list of such batches (pooled statistics)
+              modules=None, # `None` (every trainable conv and linear layer), classes, name patterns, modules, a predicate, or a list of these
+              mean_first:bool=False, # shift the mean before rescaling, the course-v3 order
+              tol:float=1e-3, # how close to the targets each output's std (and mean) must get
+              max_iter:int=10, # most corrections per loop and module
+              std:float=1., # the target std
+              mean:float=0., # the target mean
+              pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights first
+              skip_last:bool=False, # leave the last module (the output layer) as it is
+              show_progress:bool|None=None # a progress bar over the modules; `None`: from `progress_min` modules on
+             ) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
     check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
     batches = _as_batches(xb)
@@ -505,7 +527,7 @@ def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max
     return pd.DataFrame(rows, columns=_stats_columns)
 
 # %% ../nbs/00_core.ipynb #6991a809
-def forward_order(model:nn.Module, xb, modules=None) -> list:
+def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
     "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
     order,inputs = {},_as_batches(xb)[0]
     def hook(m, i, o): order.setdefault(m)
@@ -517,7 +539,8 @@ def forward_order(model:nn.Module, xb, modules=None) -> list:
     return list(order)
 
 # %% ../nbs/00_core.ipynb #185bb4e8
-def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.) -> pd.DataFrame:
+def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first:bool=False, tol:float=1e-3, max_iter:int=10,
+                     std:float=1., mean:float=0.) -> pd.DataFrame:
     "The course loop on each target module of `model` in forward order, a forward pass per iteration: `lsuv_init`'s reference"
     check_lsuv_args(modules, tol, max_iter, std, mean)
     batches = _as_batches(xb)

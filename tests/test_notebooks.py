@@ -10,7 +10,7 @@ notebooks = sorted(p for p in nbs_path.glob('*.ipynb') if not p.name.startswith(
 @pytest.mark.parametrize('nb', notebooks, ids=lambda p: p.name)
 def test_notebook(nb):
     ok,_ = nbt.test_nb(nb, skip_flags=get_config(nbs_path).tst_flags.split())
-    assert ok, f"{nb.name} failed; run `nbdev-test --path {nb}` to see the cell"
+    assert ok, f"{nb.name} failed; run `nbdev-test {nb} --do-print` to see the cell"
 
 def test_all_notebooks_found():
     assert {'00_core.ipynb', '01_callback.ipynb', 'index.ipynb'} <= {p.name for p in notebooks}
