@@ -6,34 +6,44 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/callback.html.md"""
 
 # %% ../nbs/01_callback.ipynb #43dce752
 from __future__ import annotations
-import sys
-import torch
+import itertools, sys, warnings
+import torch, torch.distributed as dist
 from torch import nn
 from fastcore.basics import store_attr, patch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
 from .core import *
 from .core import _rng_states, _set_rng_states
 
 # %% auto #0
-__all__ = ['lsuv_batch', 'lsuv_done', 'LSUVCallback']
+__all__ = ['lsuv_batch', 'lsuv_done', 'param_fingerprint', 'lsuv_broadcast', 'LSUVCallback']
 
 # %% ../nbs/01_callback.ipynb #1cc6c98d
-def lsuv_batch(learn:Learner) -> tuple:
-    "One training batch's inputs, as `learn.model` sees them, leaving every random state as it was"
-    dl = learn.dls.train
-    states,dl_rng = _rng_states(),dl.rng
-    dl_state = dl_rng.getstate()
-    try: b = dl.one_batch()
-    finally:
-        _set_rng_states(states)
-        dl.rng = dl_rng
-        dl_rng.setstate(dl_state)
+def _model_inputs(learn, b):
+    "The inputs of batch `b` on the model's device and, for floats, in its dtype"
     b = learn._set_device(b)
     xb = b[:getattr(learn.dls, 'n_inp', 1 if len(b)==1 else len(b)-1)]
     dtype = next(learn.model.parameters()).dtype
     return tuple(x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() else x for x in xb)
+
+def lsuv_batch(learn:Learner, n_batches:int=1):
+    "The inputs of the first `n_batches` training batches as `learn.model` sees them (a tuple, or a list of tuples for several), leaving every random state as it was"
+    dl = learn.dls.train
+    states,dl_rng = _rng_states(),dl.rng
+    dl_state = dl_rng.getstate()
+    try:
+        with dl.fake_l.no_multiproc(): batches = list(itertools.islice(dl, n_batches))
+        if hasattr(dl, 'it'): delattr(dl, 'it')
+    finally:
+        _set_rng_states(states)
+        dl.rng = dl_rng
+        dl_rng.setstate(dl_state)
+    if len(batches)<n_batches:
+        raise ValueError(f"LSUV: `n_batches={n_batches}`, but the training DataLoader has only {len(batches)} batches")
+    xbs = [_model_inputs(learn, b) for b in batches]
+    return xbs[0] if n_batches==1 else xbs
 
 # %% ../nbs/01_callback.ipynb #6578414b
 def lsuv_done(model:nn.Module) -> bool:
@@ -41,13 +51,52 @@ def lsuv_done(model:nn.Module) -> bool:
     return getattr(get_model(model), '_lsuv_done', False)
 
 # %% ../nbs/01_callback.ipynb #3e790721
+def param_fingerprint(model:nn.Module) -> list:
+    "Identity and in-place version of each parameter of `model`: changes when weights are loaded, trained or replaced"
+    return [(id(p), p._version) for p in get_model(model).parameters()]
+
+# %% ../nbs/01_callback.ipynb #c907615a
+_structural = {'frozen', 'tied', 'not run', 'skipped', 'not a tensor'}
+
+def _broadcast_(t:torch.Tensor, src):
+    c = t.detach().contiguous()  # gloo wants contiguous tensors (channels_last weights are not)
+    dist.broadcast(c, src)
+    if c.data_ptr()!=t.data_ptr(): t.data.copy_(c)
+
+def lsuv_broadcast(model:nn.Module, stats, src=0):
+    "Copy the weights and biases LSUV set on rank `src` to every process, when `torch.distributed` runs several"
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size()>1): return
+    model = get_model(model)
+    for name in sorted(stats.loc[~stats['status'].isin(_structural), 'module']):
+        m = model.get_submodule(name)
+        _broadcast_(m.weight, src)
+        b = getattr(m, 'bias', None)
+        if isinstance(b, torch.Tensor): _broadcast_(b, src)
+        elif b is not None:
+            obj = [b]
+            dist.broadcast_object_list(obj, src)
+            m.bias = obj[0]
+
+# %% ../nbs/01_callback.ipynb #60330488
+def _check_n_batches(n_batches):
+    if isinstance(n_batches, bool) or not isinstance(n_batches, int): raise TypeError(f"LSUV: `n_batches` must be an int, got {n_batches!r}")
+    if n_batches<1: raise ValueError(f"LSUV: `n_batches` must be at least 1, got {n_batches}")
+
+def _show_progress(learn):
+    "`None` (`lsuv_init`'s default) when `learn` shows progress bars, else `False`"
+    return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
+
 @patch
 def lsuv_init(self:Learner, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.,
-              pre_init=None, skip_last=False):
-    "LSUV-initialise `self.model` now, on one training batch, and mark it so that `LSUVCallback` won't run again"
-    model = get_model(self.model)
-    stats = lsuv_init(model, lsuv_batch(self), modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter,
-                      std=std, mean=mean, pre_init=pre_init, skip_last=skip_last)
+              pre_init=None, skip_last=False, n_batches=1):
+    "LSUV-initialise `self.model` now, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
+    _check_n_batches(n_batches)
+    model,xb = get_model(self.model),lsuv_batch(self, n_batches)
+    device = next((x.device for x in (xb[0] if n_batches>1 else xb) if torch.is_tensor(x)), torch.device('cpu'))
+    with torch.autocast(device.type, enabled=False):
+        stats = lsuv_init(model, xb, modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std,
+                          mean=mean, pre_init=pre_init, skip_last=skip_last, show_progress=_show_progress(self))
+    lsuv_broadcast(model, stats)
     model._lsuv_done = True
     return stats
 
@@ -60,14 +109,29 @@ def _in_fit(learn):
 
 # %% ../nbs/01_callback.ipynb #17eef324
 class LSUVCallback(Callback):
-    "Initialise the model with LSUV on one training batch before its first fit"
+    "Initialise the model with LSUV on one training batch before its first fit, unless its weights changed since"
     order = -5
-    def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False):
+    def __init__(self, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0., pre_init=None, skip_last=False,
+                 n_batches=1):
         check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
+        _check_n_batches(n_batches)
         store_attr()
-        self.stats = None
+        self.stats,self.fingerprint,self.skipped = None,None,False
+
+    @property
+    def learn(self): return self.__dict__.get('_learn')
+    @learn.setter
+    def learn(self, learn):
+        "Attaching the callback to a `Learner` takes the fingerprint of its model's parameters"
+        self.__dict__['_learn'] = learn
+        if learn is not None and self.fingerprint is None: self.fingerprint = param_fingerprint(learn.model)
 
     def before_fit(self):
-        if not _in_fit(self.learn) or lsuv_done(self.model): return
+        if self.skipped or not _in_fit(self.learn) or lsuv_done(self.model): return
+        if param_fingerprint(self.model)!=self.fingerprint:
+            self.skipped = True
+            warnings.warn("LSUV: the model's parameters changed after LSUVCallback was attached (weights loaded, trained "
+                          "or replaced), so LSUV was skipped to keep them. Call `learn.lsuv_init()` to initialise anyway")
+            return
         self.stats = self.learn.lsuv_init(self.modules, self.mean_first, self.tol, self.max_iter, self.std, self.mean,
-                                          self.pre_init, self.skip_last)
+                                          self.pre_init, self.skip_last, self.n_batches)

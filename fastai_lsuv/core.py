@@ -6,25 +6,38 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #9b0048e9
 from __future__ import annotations
-import fnmatch, random, warnings
+import fnmatch, math, queue, random, threading, warnings
 from functools import partial
 from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, patch
 from fastcore.foundation import L
 from fastai.callback.hook import Hook
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['progress_min', 'output_stats', 'lsuv_loop', 'lsuv_mode', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets',
-           'lsuv_module', 'lsuv_init', 'forward_order', 'lsuv_init_course', 'target_stats']
+__all__ = ['progress_min', 'pool_moments', 'output_stats', 'lsuv_loop', 'lsuv_mode', 'orthogonal_init_', 'check_lsuv_args',
+           'lsuv_targets', 'lsuv_module', 'lsuv_init', 'forward_order', 'lsuv_init_course', 'target_stats']
 
 # %% ../nbs/00_core.ipynb #88d7dedf
-def output_stats(o:Tensor) -> tuple[float,float]:
-    "Mean and (unbiased) std of `o`, computed in float32"
-    var,mean = torch.var_mean(o.detach().float())
-    return tuple(torch.stack([mean, var.sqrt()]).tolist())
+def pool_moments(parts) -> tuple[float,float]:
+    "Mean and unbiased std of the union of `parts`, each `(count, mean, population variance)`"
+    n = sum(c for c,_,_ in parts)
+    mean = sum(c*mu for c,mu,_ in parts)/n
+    var = sum(c*(v+(mu-mean)**2) for c,mu,v in parts)/n
+    return mean, math.sqrt(max(var, 0.)*n/max(n-1, 1))
+
+def _moments(o): return o.numel(), torch.stack(torch.var_mean(o.detach().float(), correction=0)[::-1])
+
+def _pooled(moments):
+    "`pool_moments` of `_moments` results, read back in one synchronisation"
+    values = torch.stack([t for _,t in moments]).tolist()
+    return pool_moments([(n,mu,v) for (n,_),(mu,v) in zip(moments, values)])
+
+def output_stats(*outputs:Tensor) -> tuple[float,float]:
+    "Mean and unbiased std of one or several tensors taken together, computed in float32"
+    return _pooled([_moments(o) for o in outputs])
 
 # %% ../nbs/00_core.ipynb #2677c394
 def lsuv_loop(measure, scale, shift=None, mean_first=False, tol=1e-3, max_iter=50, std=1., mean=0.):
@@ -45,7 +58,10 @@ def lsuv_loop(measure, scale, shift=None, mean_first=False, tol=1e-3, max_iter=5
     return mu,sd,iters,converged
 
 # %% ../nbs/00_core.ipynb #c589f435
-def _has_bias(m): return getattr(m, 'bias', None) is not None
+def _has_bias(m):
+    "Whether `m` has a bias LSUV may shift: a frozen bias tensor counts as none"
+    b = getattr(m, 'bias', None)
+    return b is not None and not (isinstance(b, Tensor) and not b.requires_grad)
 
 def _scale_weight(m, f): m.weight.data.div_(f)
 
@@ -101,7 +117,11 @@ def lsuv_mode(model:nn.Module):
 # %% ../nbs/00_core.ipynb #41c89bbd
 def _as_inputs(xb): return tuple(xb) if isinstance(xb, (list,tuple)) else (xb,)
 
-def _stats_hook(m, i, o): return output_stats(o)
+def _as_batches(xb):
+    "`xb` as a list of batches, each a tuple of the model's inputs: a list holds several batches, a tuple one batch's inputs"
+    batches = [_as_inputs(b) for b in xb] if isinstance(xb, list) else [_as_inputs(xb)]
+    if not batches: raise ValueError("LSUV: the list of batches is empty")
+    return batches
 
 def _dead(mu, sd): return sd <= 1e-6*(1+abs(mu))
 
@@ -129,14 +149,17 @@ def _run_loop(first, measure, scale, shift, name, mean_first=False, tol=1e-3, ma
     return *first,mu,sd,iters,status
 
 # %% ../nbs/00_core.ipynb #af8f3aa0
-def _module_loop(model, m, inputs, name, **kwargs):
-    "The course loop on `m`, a full forward pass of `model` per measurement"
-    with Hook(m, _stats_hook) as h:
+def _module_loop(model, m, batches, name, **kwargs):
+    "The course loop on `m`, a full forward pass of `model` on each batch per measurement"
+    with Hook(m, lambda module,i,o: _moments(o)) as h:
         def measure():
-            h.stored = None
-            model(*inputs)
-            if h.stored is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
-            return h.stored
+            moments = []
+            for inputs in batches:
+                h.stored = None
+                model(*inputs)
+                if h.stored is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
+                moments.append(h.stored)
+            return _pooled(moments)
         shift = partial(_shift_bias, m) if _has_bias(m) else None
         return _run_loop(measure(), measure, partial(_scale_weight, m), shift, name, **kwargs)
 
@@ -162,11 +185,12 @@ def _module_name(model, m):
     if name is None: raise ValueError(f"LSUV: {type(m).__name__} is not a module of the model")
     return name
 
-def _check_batch(inputs):
-    for i,x in enumerate(inputs):
-        if isinstance(x, Tensor) and x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError(f"LSUV: input {i} of the batch contains NaN or inf; LSUV needs a finite batch "
-                             "(check the data and its normalisation). The model was left unchanged")
+def _check_batches(batches):
+    for inputs in batches:
+        for i,x in enumerate(inputs):
+            if isinstance(x, Tensor) and x.is_floating_point() and not torch.isfinite(x).all():
+                raise ValueError(f"LSUV: input {i} of the batch contains NaN or inf; LSUV needs a finite batch "
+                                 "(check the data and its normalisation). The model was left unchanged")
 
 # %% ../nbs/00_core.ipynb #5b12316f
 _lsuv_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -227,13 +251,13 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
 def lsuv_module(model:nn.Module, m:nn.Module, xb, mean_first=False, tol=1e-3, max_iter=50, std=1., mean=0., pre_init=None):
     "The course-v3 LSUV loop for module `m` of `model` on batch `xb`, a full forward pass per iteration; returns `(mean, std)`"
     check_lsuv_args(tol=tol, max_iter=max_iter, std=std, mean=mean, pre_init=pre_init)
-    inputs,name = _as_inputs(xb),_module_name(model, m)
-    _check_batch(inputs)
+    batches,name = _as_batches(xb),_module_name(model, m)
+    _check_batches(batches)
     saved = _save_params(m)
     with lsuv_mode(model):
         try:
             if pre_init: _pre_inits[pre_init](m)
-            res = _module_loop(model, m, inputs, name, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
+            res = _module_loop(model, m, batches, name, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
         except BaseException:
             _restore_params(m, saved)
             raise
@@ -241,13 +265,25 @@ def lsuv_module(model:nn.Module, m:nn.Module, xb, mean_first=False, tol=1e-3, ma
 
 # %% ../nbs/00_core.ipynb #6d1af98f
 class _AffineOutput:
-    "Statistics of a conv/linear output `o = Wx + b`, updated without recomputing `o` as LSUV divides `W` and shifts `b`"
-    def __init__(self, m, o):
+    "Statistics of the outputs `o = Wx + b` of a conv/linear module, updated without recomputing `o` as LSUV divides `W` and shifts `b`"
+    def __init__(self, m, outputs):
+        o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        var,mu = torch.var_mean(o.detach().float(), dim=[d for d in range(o.dim()) if d!=self.dim], correction=0)
-        b0 = m.bias.detach().float() if m.bias is not None else torch.zeros_like(mu)
-        self.var,self.wx_mean,self.b0 = torch.stack([var, mu-b0, b0]).double().cpu()  # one host sync per module
-        self.b,self.c,self.n,self.ops = self.b0.clone(),1.,o.numel(),[]
+        parts = [torch.stack(self.channel_stats(o)) for o in outputs]
+        b0 = m.bias.detach().float() if m.bias is not None else torch.zeros_like(parts[0][0])
+        *parts,b0 = torch.stack(parts + [torch.stack([b0, b0])]).double().cpu()  # one host sync per module
+        mu,var = torch.stack(parts).unbind(1)
+        counts = torch.tensor([o.numel()/o.shape[self.dim] for o in outputs], dtype=torch.float64)[:,None]
+        pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
+        self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
+        self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
+        self.b,self.c,self.n,self.ops = self.b0.clone(),1.,sum(o.numel() for o in outputs),[]
+
+    def channel_stats(self, o):
+        "Per-channel mean and population variance of `o`, with BatchNorm's own kernel (a reduction over dim 1)"
+        x = o.detach().float()
+        x = x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
+        return torch.batch_norm_update_stats(x, None, None, 0.)
 
     def measure(self):
         mu = self.c*self.wx_mean + self.b
@@ -279,11 +315,11 @@ def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values(
 
 # %% ../nbs/00_core.ipynb #7c9017b7
 class _OnePass:
-    "LSUV on `targets` (`{module: name}`) of `model`, in as few forward passes of `inputs` as the model allows"
-    def __init__(self, model, inputs, targets, progress=None, **loop_kwargs):
-        store_attr('model,inputs,targets,progress,loop_kwargs')
+    "LSUV on `targets` (`{module: name}`) of `model`, in as few forward passes of `batches` as the model allows"
+    def __init__(self, model, batches, targets, progress=None, **loop_kwargs):
+        store_attr('model,batches,targets,progress,loop_kwargs')
         self.rows,self.done,self.pending,self.start,self.slow = {},[],{},{},set()
-        self.rerunning = False
+        self.rerunning,self.local = False,threading.local()
 
     def run(self):
         while True:
@@ -292,49 +328,50 @@ class _OnePass:
             except _Replan as e: self.undo(e.module); self.slow.add(e.module); self.commit()
 
     def forward(self):
-        self.called = set()
         hooks = [m.register_forward_hook(self.hook, with_kwargs=True) for m in self.targets]
-        try: return self.model(*self.inputs)
+        try:
+            if len(self.batches)>1: return self.forward_group()
+            self.local.called,self.local.submit = set(),lambda m,item: self.process(m, [item])[0]
+            return self.model(*self.batches[0])
         finally:
             for h in hooks: h.remove()
 
     def hook(self, m, args, kwargs, o):
         if self.rerunning: return
-        first = m not in self.called
-        self.called.add(m)
+        first = m not in self.local.called
+        self.local.called.add(m)
         if m in self.slow:
             if m not in self.rows: raise _Pause(m)
             return
         if not first: raise _Replan(m)
         if m in self.rows: return
-        return self.process(m, args, kwargs, o)
+        return self.local.submit(m, (args, kwargs, o))
 
-    def process(self, m, args, kwargs, o):
-        "Initialise `m` on its first call and return its corrected output"
-        name = self.targets[m]
-        if not isinstance(o, Tensor):
-            warnings.warn(f"LSUV: module '{name}' returns {type(o).__name__}, not a tensor; it was left unchanged")
+    def process(self, m, items):
+        "Initialise `m` from its first call on each batch, `items` of `(args, kwargs, output)`; returns the corrected outputs"
+        name,outs = self.targets[m],[o for *_,o in items]
+        if not all(isinstance(o, Tensor) for o in outs):
+            warnings.warn(f"LSUV: module '{name}' returns {type(outs[0]).__name__}, not a tensor; it was left unchanged")
             row = (np.nan,)*4+(0,'not a tensor')
         elif _is_affine(m):
-            out = _AffineOutput(m, o)
+            out = _AffineOutput(m, outs)
             row = _run_loop(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, name, **self.loop_kwargs)
             self.pending[m] = out.ops
-            if row[-1]!='dead': o = out.correct_(o)
+            if row[-1]!='dead': outs = [out.correct_(o) for o in outs]
         else:
             self.commit(set(m.modules()))
             self.save(m)
-            res,versions = [o],_versions(args, kwargs)
+            versions = [_versions(args, kwargs) for args,kwargs,_ in items]
             def measure():
                 self.rerunning = True
-                try: res[0] = m(*args, **kwargs)
+                try: outs[:] = [m(*args, **kwargs) for args,kwargs,_ in items]
                 finally: self.rerunning = False
-                if _versions(args, kwargs)!=versions: raise _Replan(m)
-                return output_stats(res[0])
+                if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
+                return output_stats(*outs)
             shift = partial(_shift_bias, m) if _has_bias(m) else None
-            row = _run_loop(output_stats(o), measure, partial(_scale_weight, m), shift, name, **self.loop_kwargs)
-            o = res[0]
+            row = _run_loop(output_stats(*outs), measure, partial(_scale_weight, m), shift, name, **self.loop_kwargs)
         self.finish(m, row)
-        return o
+        return outs
 
     def finish(self, m, row):
         self.rows[m] = row
@@ -343,7 +380,7 @@ class _OnePass:
 
     def course_loop(self, m):
         self.save(m)
-        self.finish(m, _module_loop(self.model, m, self.inputs, self.targets[m], **self.loop_kwargs))
+        self.finish(m, _module_loop(self.model, m, self.batches, self.targets[m], **self.loop_kwargs))
 
     def save(self, m):
         if m not in self.start: self.start[m] = _save_params(m)
@@ -366,6 +403,47 @@ class _OnePass:
         "Put every parameter back as it was before the pass"
         self.pending.clear()
         for m in reversed(self.start): _restore_params(m, self.start[m])
+
+# %% ../nbs/00_core.ipynb #2a31865d
+class _Abort(Exception): "Another batch stopped the pass"
+
+@patch
+def forward_group(self:_OnePass):
+    "Run each batch in its own thread, meeting at every target module to initialise it on the statistics of all batches"
+    inbox,aborted = queue.Queue(),threading.Event()
+    def submit(m, item):
+        if aborted.is_set(): raise _Abort()
+        slot = dict(item=item, ready=threading.Event())
+        inbox.put((m, slot))
+        slot['ready'].wait()
+        if 'out' not in slot: raise _Abort()
+        return slot['out']
+    def worker(inputs):
+        self.local.called,self.local.submit = set(),submit
+        try:
+            with torch.no_grad(): self.model(*inputs)  # grad mode is per thread
+            inbox.put((None, None))
+        except BaseException as e: inbox.put((None, e))
+    threads = [threading.Thread(target=worker, args=(inputs,), daemon=True) for inputs in self.batches]
+    for t in threads: t.start()
+    waiting,finished = [],0
+    try:
+        while finished<len(threads):
+            m,slot = inbox.get()
+            if m is not None: waiting.append((m, slot))
+            else:
+                finished += 1
+                if slot is not None: raise slot
+            if waiting and len(waiting)+finished==len(threads):
+                if finished or len({id(m) for m,_ in waiting})>1:
+                    raise ValueError("LSUV: with several batches, every batch must run the same modules in the same order")
+                outs = self.process(waiting[0][0], [slot['item'] for _,slot in waiting])
+                for (_,slot),o in zip(waiting, outs): slot['out'] = o; slot['ready'].set()
+                waiting = []
+    finally:
+        aborted.set()
+        for _,slot in waiting: slot['ready'].set()
+        for t in threads: t.join()
 
 # %% ../nbs/00_core.ipynb #bc037e93
 _stats_columns = ['module', 'mean_before', 'std_before', 'mean', 'std', 'iters', 'status']
@@ -397,12 +475,12 @@ def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max
               pre_init=None, skip_last=False, show_progress=None) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
     check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
-    inputs = _as_inputs(xb)
-    _check_batch(inputs)
+    batches = _as_batches(xb)
+    _check_batches(batches)
     targets = lsuv_targets(model, modules)
     skipped = _untouchable(model, targets)
     todo = {m:n for m,n in targets.items() if m not in skipped}
-    run = _OnePass(model, inputs, todo, _progress(len(todo), show_progress),
+    run = _OnePass(model, batches, todo, _progress(len(todo), show_progress),
                    mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
     original = {m:_save_params(m) for m in run.targets} if pre_init else {}
     with lsuv_mode(model):
@@ -428,8 +506,8 @@ def lsuv_init(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max
 
 # %% ../nbs/00_core.ipynb #6991a809
 def forward_order(model:nn.Module, xb, modules=None) -> list:
-    "The target modules of `model` in the order a forward pass of `xb` first runs them"
-    order,inputs = {},_as_inputs(xb)
+    "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
+    order,inputs = {},_as_batches(xb)[0]
     def hook(m, i, o): order.setdefault(m)
     hooks = [m.register_forward_hook(hook) for m in lsuv_targets(model, modules)]
     try:
@@ -442,14 +520,14 @@ def forward_order(model:nn.Module, xb, modules=None) -> list:
 def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.) -> pd.DataFrame:
     "The course loop on each target module of `model` in forward order, a forward pass per iteration: `lsuv_init`'s reference"
     check_lsuv_args(modules, tol, max_iter, std, mean)
-    inputs = _as_inputs(xb)
-    _check_batch(inputs)
+    batches = _as_batches(xb)
+    _check_batches(batches)
     targets = lsuv_targets(model, modules)
     skipped = _untouchable(model, targets)
-    order = [m for m in forward_order(model, inputs, modules) if m not in skipped]
+    order = [m for m in forward_order(model, xb, modules) if m not in skipped]
     saved = {m:_save_params(m) for m in order}
     with lsuv_mode(model):
-        try: rows = [(targets[m], *_module_loop(model, m, inputs, targets[m], mean_first=mean_first, tol=tol,
+        try: rows = [(targets[m], *_module_loop(model, m, batches, targets[m], mean_first=mean_first, tol=tol,
                                                  max_iter=max_iter, std=std, mean=mean)) for m in order]
         except BaseException:
             for m in reversed(saved): _restore_params(m, saved[m])
@@ -459,12 +537,16 @@ def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first=False, tol=1e
 
 # %% ../nbs/00_core.ipynb #51610e96
 def target_stats(model:nn.Module, xb, modules=None) -> dict:
-    "`{name: (mean, std)}` of every target module's output on `xb` (its last call's, like a fastai `Hook`), in LSUV's mode"
-    stats,targets = {},lsuv_targets(model, modules)
-    def hook(m, i, o): stats[targets[m]] = output_stats(o)
+    "`{name: (mean, std)}` of every target module's output on `xb`, pooled over its batches (each batch's last call, like a fastai `Hook`), in LSUV's mode"
+    calls,moments,targets = {},{},lsuv_targets(model, modules)
+    def hook(m, i, o): calls[targets[m]] = _moments(o)
     hooks = [m.register_forward_hook(hook) for m in targets]
     try:
-        with lsuv_mode(model): model(*_as_inputs(xb))
+        with lsuv_mode(model):
+            for inputs in _as_batches(xb):
+                calls.clear()
+                model(*inputs)
+                for name,mom in calls.items(): moments.setdefault(name, []).append(mom)
     finally:
         for h in hooks: h.remove()
-    return stats
+    return {name:_pooled(mom) for name,mom in moments.items()}
