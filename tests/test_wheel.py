@@ -20,7 +20,7 @@ def dists(tmp_path_factory):
     "The sdist and the wheel `python -m build` makes from a copy of the source tree (the wheel is built from the sdist)"
     tmp = tmp_path_factory.mktemp('build')
     src = shutil.copytree(root, tmp/'src', ignore=_not_source)
-    # no isolation: the build backend already installed is used, so nothing is downloaded
+    # no isolation: the build backend installed with the dev extras (setuptools>=77) is used, so nothing is downloaded
     _run(sys.executable, '-m', 'build', '--no-isolation', '--outdir', tmp/'dist', src)
     sdist,wheel = sorted((tmp/'dist').glob('*.tar.gz')),sorted((tmp/'dist').glob('*.whl'))
     assert len(sdist)==1 and len(wheel)==1, f"expected one sdist and one wheel, got {sdist+wheel}"
