@@ -88,4 +88,6 @@ d = { 'settings': { 'branch': 'main',
                                   'fastai_lsuv.core.orthogonal_init_': ('core.html#orthogonal_init_', 'fastai_lsuv/core.py'),
                                   'fastai_lsuv.core.output_stats': ('core.html#output_stats', 'fastai_lsuv/core.py'),
                                   'fastai_lsuv.core.pool_moments': ('core.html#pool_moments', 'fastai_lsuv/core.py'),
-                                  'fastai_lsuv.core.target_stats': ('core.html#target_stats', 'fastai_lsuv/core.py')}}}
+                                  'fastai_lsuv.core.target_stats': ('core.html#target_stats', 'fastai_lsuv/core.py')},
+            'fastai_lsuv.plot': { 'fastai_lsuv.plot.LSUVCallback.plot_stats': ('plot.html#lsuvcallback.plot_stats', 'fastai_lsuv/plot.py'),
+                                  'fastai_lsuv.plot.plot_lsuv_stats': ('plot.html#plot_lsuv_stats', 'fastai_lsuv/plot.py')}}}

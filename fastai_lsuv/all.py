@@ -1,3 +1,4 @@
 "Everything a user needs: `from fastai_lsuv.all import *`, as with `fastai.vision.all`"
 from .core import *
 from .callback import *
+from .plot import *
