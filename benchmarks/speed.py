@@ -146,7 +146,8 @@ def _rss_kib(field):
 def measure_peak(args):
     "In a fresh process (CPU) or after resetting the counters (GPU): peak memory of `args.peak`, in bytes"
     cuda = torch.device(args.device).type=='cuda'
-    runtime = 0 if cuda else _rss_kib('VmRSS')*1024
+    # what the process held before the model: the runtime on the CPU, on a GPU the models of the timed runs
+    runtime = torch.cuda.memory_allocated(args.device) if cuda else _rss_kib('VmRSS')*1024
     model,xb = main_model(args)
     forward(model, xb, args)  # warm-up, as before the timed runs
     gc.collect()
@@ -175,6 +176,10 @@ def peak_memory(args, name):
 
 # ---------------------------------------------------------------- report
 
+def device_name(device):
+    if torch.device(device).type=='cuda': return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
 def fmt_s(t): return f"{t:.3g}"
 def mib(b): return f"{b/2**20:.0f}"
 
@@ -184,7 +189,7 @@ def report(args, main, memory, depth, elapsed):
     has_pypi = 'pypi' in main.times
     lines = [f"## LSUV speed: `{args.model}`, batch {args.bs}x3x{args.size}x{args.size}, {args.device}",
              "",
-             f"torch {torch.__version__}, fastai {fastai.__version__}, {platform.processor() or platform.machine()}, "
+             f"torch {torch.__version__}, fastai {fastai.__version__}, {device_name(args.device)}, "
              f"torch.set_num_threads({args.threads}), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
              f"benchmark took {elapsed/60:.1f} min. `lsuv_init` and the course loop: default modules, "
              f"tol {args.tol:g}, max_iter {args.max_iter}; PyPI lsuv: std only, tol {pypi_tol:g}, no orthonormal pre-init.",
