@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """How fast fastai_lsuv's one-pass `lsuv_init` is, next to one forward pass, the course loop and PyPI `lsuv` 0.3.0
 
-    python benchmarks/speed.py                            # print the table (about 8 minutes on 2 CPU cores)
+    python benchmarks/speed.py                            # print the table (7-8 minutes on a quiet 2-core CPU)
     python benchmarks/speed.py --out benchmarks/results   # also write speed_<device>.md and depth_<device>.png
     python benchmarks/speed.py --device cuda              # the same measurements on a GPU
     python benchmarks/speed.py --quick                    # a tiny model and tiny sizes: checks the script runs
 
 Every time is the median of repeated runs, each from the same initial weights, after a warm-up. The runs of the
 methods alternate (forward, ours, PyPI, course, forward, ours, ...) so that a busy machine slows them alike and
-the ratios stay fair. Peak memory on the CPU is the resident set (VmHWM) of a fresh process per measurement;
+the ratios stay fair; the process CPU time is printed too, as a check on a busy machine (on a shared CPU
+`--threads 1` is steadier: 2 threads wait for busy cores on every small op). Peak memory on the CPU is the resident set (VmHWM) of a fresh process per measurement;
 on a GPU it is `torch.cuda.max_memory_allocated`.
 """
 from __future__ import annotations
