@@ -306,9 +306,11 @@ class _AffineOutput:
     def shift(self, d): self.b -= d; self.ops.append((_shift_bias, d))
 
     def correct_(self, o):
-        "Turn `o` into the output of the corrected module, in place"
+        "Turn `o` into the output of the corrected module, in place, in one pass over it"
+        shift = self.b - self.c*self.b0
+        if not shift.any(): return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
-        return o.mul_(self.c).add_((self.b - self.c*self.b0).view(shape).to(o))
+        return torch.add(shift.view(shape).to(o), o, alpha=self.c, out=o)
 
 # %% ../nbs/00_core.ipynb #ca1a6882
 class _Replan(Exception):
