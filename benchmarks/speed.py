@@ -45,6 +45,7 @@ def parse_args(argv=None):
     p.add_argument('--depth-bs', type=int, default=32, help='batch size of the depth sweep')
     p.add_argument('--depth-size', type=int, default=16, help='image size of the depth sweep')
     p.add_argument('--depth-repeats', type=int, default=3, help='timed runs of each method at each depth')
+    p.add_argument('--n-batches', type=int, default=4, help='batches of --model for the statistics-over-several-batches runs')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='folder to write speed_<device>.md and depth_<device>.png into')
     p.add_argument('--quick', action='store_true', help='xresnet18 on a tiny batch, depths 2 and 4, one run each')
@@ -53,6 +54,7 @@ def parse_args(argv=None):
     if args.quick:
         args.model,args.bs,args.size,args.depths,args.depth_bs,args.depth_size = 'xresnet18',2,32,'2,4',4,8
         args.repeats = args.slow_repeats = args.depth_repeats = 1
+        args.n_batches = 2
     args.depths = [int(d) for d in args.depths.split(',')]
     return args
 
@@ -87,9 +89,13 @@ def pypi(model, xb, args):
     return pypi_lsuv.lsuv_with_singlebatch(model, xb, std_tol=pypi_tol, do_orthonorm=False, verbose=False,
                                            device=torch.device(args.device))
 
-runners = dict(forward=forward, ours=ours, course=course, pypi=pypi)
+def forward_batches(model, xbs, args):
+    with torch.no_grad(): return [model(xb) for xb in xbs]
+
+runners = dict(forward=forward, ours=ours, course=course, pypi=pypi, forward_batches=forward_batches, ours_batches=ours)
 labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
-              course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)')
+              course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
+              forward_batches='plain forward of each batch', ours_batches='lsuv_init on the list of batches')
 
 def sync(device):
     if torch.device(device).type=='cuda': torch.cuda.synchronize(device)
@@ -186,7 +192,7 @@ def mib(b): return f"{b/2**20:.0f}"
 
 def check(ok): return 'PASS' if ok else 'FAIL'
 
-def report(args, main, memory, depth, elapsed):
+def report(args, main, memory, depth, group, elapsed):
     has_pypi = 'pypi' in main.times
     lines = [f"## LSUV speed: `{args.model}`, batch {args.bs}x3x{args.size}x{args.size}, {args.device}",
              "",
@@ -221,6 +227,11 @@ def report(args, main, memory, depth, elapsed):
              ("max relative parameter difference, lsuv_init vs course loop", f"{params:.1e}", f"<= {targets['params']:g}", check(params<=targets['params']))]
     lines += ["| target | measured | goal | result |", "|---|---:|---:|:---:|"] + [f"| {' | '.join(r)} |" for r in rows]
 
+    lines += ["", f"### Statistics over several batches: `lsuv_init` on a list of {args.n_batches} batches of {args.model}, median of {args.repeats}", "",
+              "The batches run in threads that meet at each module, so the cost is about one forward pass per batch.", "",
+              "| method | time (s, median) | x forward of the batches |", "|---|---:|---:|"]
+    for n in ['forward_batches','ours_batches']:
+        lines.append(f"| {labels[n]} | {fmt_s(group.median(n))} | {group.median(n)/group.median('forward_batches'):.2f} |")
     lines += ["", f"### Time vs depth: plain CNNs (3x3 conv + ReLU, {args.depth_width} channels, linear head), "
               f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, median of {args.depth_repeats}", "",
               "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init |",
@@ -264,13 +275,19 @@ def main(argv=None):
     main_runs.interleaved(names, {n:(args.slow_repeats if n in ('course','pypi') else args.repeats) for n in names})
     log("peak memory, a fresh process each")
     memory = {n:peak_memory(args, n) for n in ['forward','ours']}
+    log(f"{args.model}: lsuv_init on {args.n_batches} batches")
+    model,xb = main_model(args)
+    group = Runs(model, [xb]+[torch.randn_like(xb) for _ in range(args.n_batches-1)], args)
+    for n in ['forward_batches','ours_batches']: group(n, record=False)
+    group.interleaved(['forward_batches','ours_batches'], dict(forward_batches=args.repeats, ours_batches=args.repeats))
+    del model,xb
     depth = {}
     for d in args.depths:
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
         for n in ['forward','ours']: runs(n, record=False)
         runs.interleaved(names, {n:args.depth_repeats for n in names})
-    table,ok = report(args, main_runs, memory, depth, time.perf_counter()-start)
+    table,ok = report(args, main_runs, memory, depth, group, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = table.replace('\n\n', f"\n\nCommand: `{cmd.strip()}`\n\n", 1)
     print(table)

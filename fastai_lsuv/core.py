@@ -399,10 +399,10 @@ class _OnePass:
     def save(self, m):
         if m not in self.start: self.start[m] = _save_params(m)
 
-    def commit(self, among=None):
+    def commit(self, among=None, save=True):
         "Apply the pending corrections of the analytic path (of the modules in `among` only, if given)"
         for m in [m for m in self.pending if among is None or m in among]:
-            self.save(m)
+            if save: self.save(m)
             for f,arg in self.pending.pop(m): f(m, arg)
 
     def undo(self, m):
@@ -516,7 +516,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
                 run.undo(last)
                 skipped[last] = 'skipped'
                 if last in original: _restore_params(last, original.pop(last))
-            run.commit()
+            run.commit(save=False)  # nothing can fail any more: in-place divisions and subtractions, no copy of the weights
             if run.progress is not None: run.progress.on_iter_end()
         except BaseException:
             run.restore()
