@@ -18,7 +18,7 @@ from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
 __all__ = ['mnist_url', 'mnist_sha256', 'mnist_env', 'mnist_shapes', 'download_checked', 'mnist_path', 'check_mnist',
-           'read_mnist', 'load_mnist', 'mnist_dls']
+           'read_mnist', 'load_mnist', 'TensorDL', 'mnist_dls']
 
 # %% ../nbs/03_data.ipynb #32a93547
 mnist_url = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz'
@@ -30,6 +30,7 @@ def _copy_hashing(response, f, show_progress):
     "Copy `response` into `f` in chunks, with a progress bar in bytes; returns the sha256 hex digest"
     h,total = hashlib.sha256(),int(response.headers.get('Content-Length') or 0)
     pbar = progress_bar(range(total), leave=False) if show_progress and total else None
+    if pbar is not None: pbar.update(0)
     done = 0
     while chunk := response.read(1<<16):
         f.write(chunk); h.update(chunk)
@@ -109,6 +110,12 @@ def load_mnist(path=None) -> tuple:
     return x[:50000],y[:50000],x[50000:],y[50000:]
 
 # %% ../nbs/03_data.ipynb #bb53a645
+class TensorDL(DataLoader):
+    "A fastai `DataLoader` over a `TensorDataset` that indexes each batch in one go"
+    def create_item(self, s): return s
+    def create_batch(self, idxs): return tuple(t[torch.tensor(idxs)] for t in self.dataset.tensors)
+
+# %% ../nbs/03_data.ipynb #a8313242
 def mnist_dls(bs:int=512, path=None, device=None, **kwargs) -> DataLoaders:
     "Course-v3 07a's MNIST `DataLoaders`: 50,000 training and 10,000 validation images, normalised, shaped `(1, 28, 28)`"
     x_train,y_train,x_valid,y_valid = load_mnist(path)
@@ -116,5 +123,5 @@ def mnist_dls(bs:int=512, path=None, device=None, **kwargs) -> DataLoaders:
     mean,std = x_train.mean(),x_train.std()
     def dset(x, y): return TensorDataset(((x-mean)/std)[:,None], torch.from_numpy(y).long())
     device = device or default_device()
-    return DataLoaders(DataLoader(dset(x_train, y_train), bs=bs, shuffle=True, device=device, **kwargs),
-                       DataLoader(dset(x_valid, y_valid), bs=2*bs, device=device, **kwargs), device=device)
+    return DataLoaders(TensorDL(dset(x_train, y_train), bs=bs, shuffle=True, device=device, **kwargs),
+                       TensorDL(dset(x_valid, y_valid), bs=2*bs, device=device, **kwargs), device=device)

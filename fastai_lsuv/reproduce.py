@@ -8,7 +8,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/reproduce.html.md"""
 from __future__ import annotations
 import random
 from copy import deepcopy
-import numpy as np, pandas as pd, torch, torch.nn.functional as F
+import numpy as np, pandas as pd, torch, torch.nn.functional as F, matplotlib.pyplot as plt
 from torch import nn
 from fastcore.script import call_parse
 from fastai.callback.core import Callback
@@ -24,9 +24,10 @@ from .course import *
 from .data import *
 
 # %% auto #0
-__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'seeded_model', 'seed_batches', 'first_batch',
-           'conv_layers', 'lsuv_orders', 'layer_table', 'BatchLosses', 'fit_init', 'run_results', 'accuracy_table',
-           'reproduce_07a', 'lsuv_07a']
+__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'init_pairs', 'seeded_model', 'seed_batches',
+           'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table', 'RunRecord', 'fit_init', 'run_results',
+           'accuracy_table', 'reproduce_07a', 'order_study', 'study_summary', 'sign_flip_p', 'paired_differences',
+           'difference_summary', 'study_conclusion', 'plot_losses', 'get_deep_cnn', 'lsuv_07a']
 
 # %% ../nbs/04_reproduce.ipynb #e113dd36
 nfs_07a = [8,16,32,64,64]
@@ -84,12 +85,13 @@ def layer_table(stats:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols, index=stats.index)
 
 # %% ../nbs/04_reproduce.ipynb #c1840373
-class BatchLosses(Callback):
-    "Record every training batch's loss, unsmoothed, in `losses`"
-    order = 60
-    def before_fit(self): self.losses = []
+class RunRecord(Callback):
+    "Record every training batch's loss, unsmoothed, in `losses`, and the first metric after each epoch in `metrics`"
+    order = -20
+    def before_fit(self): self.losses,self.metrics = [],[]
     def after_batch(self):
         if self.training: self.losses.append(self.loss.item())
+    def after_epoch(self): self.metrics.append(self.learn.metrics[0].value.item())
 
 # %% ../nbs/04_reproduce.ipynb #065ffd35
 def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None) -> Learner:
@@ -97,7 +99,7 @@ def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=
     if init not in inits: raise ValueError(f"`init` must be one of {inits}, got {init!r}")
     lsuv = [] if init=='kaiming' else [LSUVCallback(modules=ConvLayer, mean_first=init=='mean first')]
     learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=SGD, lr=lr, metrics=accuracy,
-                    cbs=[BatchLosses()]+lsuv+list(cbs or []))
+                    cbs=[RunRecord()]+lsuv+list(cbs or []))
     seed_batches(dls, seed)
     with learn.no_logging(), learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, ProgressCallback))):
         learn.fit(epochs)
@@ -106,8 +108,8 @@ def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=
 # %% ../nbs/04_reproduce.ipynb #7515ed7a
 def run_results(learn:Learner) -> dict:
     "Valid accuracy after each epoch, the training losses, and whether the run diverged"
-    losses = np.array(learn.batch_losses.losses)
-    accs = {f'epoch {i+1}': v[2] for i,v in enumerate(learn.recorder.values)}
+    losses = np.array(learn.run_record.losses)
+    accs = {f'epoch {i+1}': a for i,a in enumerate(learn.run_record.metrics)}
     return dict(**accs, diverged=not np.isfinite(losses).all(), losses=losses)
 
 # %% ../nbs/04_reproduce.ipynb #9f5e6c14
@@ -126,6 +128,84 @@ def reproduce_07a(dls, seed:int=0, epochs:int=2, lr:float=0.6) -> tuple:
     layers = layer_table(lsuv_orders(model, xb))
     learners = {init: fit_init(model, dls, init, seed, epochs, lr) for init in inits} if epochs else {}
     return layers, accuracy_table({k:run_results(l) for k,l in learners.items()}), learners
+
+# %% ../nbs/04_reproduce.ipynb #3e1206d6
+def order_study(dls, seeds, get_model=None, epochs:int=2, lr:float=0.6, cbs=None) -> tuple:
+    "`fit_init` for each of `inits` and each seed: `(results, losses)`, a row per run and `{(init, seed): training losses}`"
+    rows,losses = [],{}
+    for seed in progress_bar(seeds, leave=False):
+        model = seeded_model(seed, get_model)
+        for init in inits:
+            r = run_results(fit_init(model, dls, init, seed, epochs, lr, cbs))
+            losses[init,seed] = r.pop('losses')
+            rows.append(dict(seed=seed, init=init, **r))
+    return pd.DataFrame(rows), losses
+
+# %% ../nbs/04_reproduce.ipynb #48d1266f
+def _epochs(results): return [c for c in results.columns if c.startswith('epoch')]
+
+def study_summary(results:pd.DataFrame) -> pd.DataFrame:
+    "Valid accuracy after each epoch, mean ± sd over the seeds, and diverged runs, per init"
+    g = results.groupby('init', sort=False)
+    res = pd.DataFrame({e: [f'{m:.4f} ± {s:.4f}' for m,s in zip(g[e].mean(), g[e].std())] for e in _epochs(results)}, index=g.size().index)
+    res['diverged'] = [f'{d} of {n}' for d,n in zip(g['diverged'].sum(), g.size())]
+    return res
+
+# %% ../nbs/04_reproduce.ipynb #7807030d
+init_pairs = (('std first','mean first'), ('mean first','kaiming'), ('std first','kaiming'))
+
+def sign_flip_p(d) -> float:
+    "Two-sided p-value of the exact paired sign-flip test that the differences `d` are centred on 0"
+    d = np.asarray(d, dtype=float)
+    signs = np.array(np.meshgrid(*[[1,-1]]*len(d))).reshape(len(d), -1).T
+    return float((np.abs(signs@d) >= abs(d.sum())*(1-1e-9)).mean())
+
+def paired_differences(results:pd.DataFrame, epoch:str='epoch 2') -> pd.DataFrame:
+    "Per seed, the difference in valid accuracy after `epoch` for each of `init_pairs`"
+    wide = results.pivot(index='seed', columns='init', values=epoch)
+    return pd.DataFrame({f'{a} - {b}': wide[a]-wide[b] for a,b in init_pairs})
+
+# %% ../nbs/04_reproduce.ipynb #76ea9482
+def difference_summary(results:pd.DataFrame) -> pd.DataFrame:
+    "Mean and sd of the paired differences, seeds where the first init is ahead, and the sign-flip p, per pair and epoch"
+    rows = []
+    for epoch in _epochs(results):
+        for pair,d in paired_differences(results, epoch).items():
+            rows.append(dict(epoch=epoch, pair=pair, mean=d.mean(), sd=d.std(), ahead=f'{(d>0).sum()} of {len(d)}', p=sign_flip_p(d)))
+    return pd.DataFrame(rows).set_index(['epoch','pair'])
+
+def study_conclusion(results:pd.DataFrame, name:str='the model', alpha:float=0.05) -> str:
+    "What the study shows, in sentences built from its numbers"
+    lines = []
+    for (epoch,pair),r in difference_summary(results).iterrows():
+        a,b = pair.split(' - ')
+        nums = f"{r['mean']:+.4f} ± {r['sd']:.4f} valid accuracy, {a} ahead in {r['ahead']} seeds, p = {r['p']:.3f}"
+        verdict = (f"{a} {'beats' if r['mean']>0 else 'trails'} {b}" if r['p']<alpha else f"no measurable difference between {a} and {b}")
+        lines.append(f"{name}, after {epoch}: {verdict} ({nums}).")
+    g = results.groupby('init', sort=False)['diverged']
+    lines.append(f"{name}, diverged runs: " + ', '.join(f'{init} {d} of {n}' for init,d,n in zip(g.sum().index, g.sum(), g.size())) + '.')
+    return '\n'.join(lines)
+
+# %% ../nbs/04_reproduce.ipynb #3944cb8c
+def plot_losses(losses:dict, n_batches:int=100, ax=None, title=None):
+    "Training loss over the first `n_batches`, mean ± sd over the seeds per init, diverged runs left out"
+    if ax is None: _,ax = plt.subplots(figsize=(8,4))
+    for init in inits:
+        runs = np.stack([l[:n_batches] for (i,_),l in losses.items() if i==init])
+        ok = np.isfinite(runs).all(1)
+        m,s = runs[ok].mean(0),runs[ok].std(0)
+        label = init + (f' ({(~ok).sum()} of {len(ok)} diverged, left out)' if not ok.all() else '')
+        line, = ax.plot(m, label=label)
+        ax.fill_between(range(len(m)), m-s, m+s, alpha=0.2, color=line.get_color())
+    ax.set(xlabel='batch', ylabel='training loss', title=title)
+    ax.legend()
+    return ax
+
+# %% ../nbs/04_reproduce.ipynb #b7212a6a
+def get_deep_cnn(n_mid:int=8, nf:int=8, c_out:int=10) -> nn.Sequential:
+    "07a's CNN with `n_mid` extra stride-1 `ConvLayer`s of `nf` filters at 7x7, no BatchNorm"
+    layers = [ConvLayer(1, 8, 5), ConvLayer(8, nf), *[ConvLayer(nf, nf, stride=1) for _ in range(n_mid)], ConvLayer(nf, 32), ConvLayer(32, 64)]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, c_out))
 
 # %% ../nbs/04_reproduce.ipynb #174a930d
 @call_parse
