@@ -86,12 +86,12 @@ def layer_table(stats:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/04_reproduce.ipynb #c1840373
 class RunRecord(Callback):
-    "Record every training batch's loss, unsmoothed, in `losses`, and the first metric after each epoch in `metrics`"
+    "Record every training batch's loss, unsmoothed, in `losses`, and the first metric after each epoch in `epoch_metrics`"
     order = -20
-    def before_fit(self): self.losses,self.metrics = [],[]
+    def before_fit(self): self.losses,self.epoch_metrics = [],[]
     def after_batch(self):
         if self.training: self.losses.append(self.loss.item())
-    def after_epoch(self): self.metrics.append(self.learn.metrics[0].value.item())
+    def after_epoch(self): self.epoch_metrics.append(self.learn.metrics[0].value.item())
 
 # %% ../nbs/04_reproduce.ipynb #065ffd35
 def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None) -> Learner:
@@ -109,7 +109,7 @@ def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=
 def run_results(learn:Learner) -> dict:
     "Valid accuracy after each epoch, the training losses, and whether the run diverged"
     losses = np.array(learn.run_record.losses)
-    accs = {f'epoch {i+1}': a for i,a in enumerate(learn.run_record.metrics)}
+    accs = {f'epoch {i+1}': a for i,a in enumerate(learn.run_record.epoch_metrics)}
     return dict(**accs, diverged=not np.isfinite(losses).all(), losses=losses)
 
 # %% ../nbs/04_reproduce.ipynb #9f5e6c14
@@ -160,18 +160,22 @@ def sign_flip_p(d) -> float:
     signs = np.array(np.meshgrid(*[[1,-1]]*len(d))).reshape(len(d), -1).T
     return float((np.abs(signs@d) >= abs(d.sum())*(1-1e-9)).mean())
 
-def paired_differences(results:pd.DataFrame, epoch:str='epoch 2') -> pd.DataFrame:
-    "Per seed, the difference in valid accuracy after `epoch` for each of `init_pairs`"
+def paired_differences(results:pd.DataFrame, epoch:str='epoch 2', trained_only:bool=False) -> pd.DataFrame:
+    "Per seed, the difference in valid accuracy after `epoch` for each of `init_pairs` (NaN where a run diverged, if `trained_only`)"
     wide = results.pivot(index='seed', columns='init', values=epoch)
+    if trained_only: wide = wide.mask(results.pivot(index='seed', columns='init', values='diverged'))
     return pd.DataFrame({f'{a} - {b}': wide[a]-wide[b] for a,b in init_pairs})
 
 # %% ../nbs/04_reproduce.ipynb #76ea9482
 def difference_summary(results:pd.DataFrame) -> pd.DataFrame:
-    "Mean and sd of the paired differences, seeds where the first init is ahead, and the sign-flip p, per pair and epoch"
+    "Paired differences per pair and epoch: mean, sd, seeds where the first init is ahead, sign-flip p; mean over the seeds where neither run diverged"
     rows = []
     for epoch in _epochs(results):
+        trained = paired_differences(results, epoch, trained_only=True)
         for pair,d in paired_differences(results, epoch).items():
-            rows.append(dict(epoch=epoch, pair=pair, mean=d.mean(), sd=d.std(), ahead=f'{(d>0).sum()} of {len(d)}', p=sign_flip_p(d)))
+            t = trained[pair].dropna()
+            rows.append({'epoch':epoch, 'pair':pair, 'mean':d.mean(), 'sd':d.std(), 'ahead':f'{(d>0).sum()} of {len(d)}',
+                         'p':sign_flip_p(d), 'mean, both trained':t.mean(), 'seeds, both trained':len(t)})
     return pd.DataFrame(rows).set_index(['epoch','pair'])
 
 def study_conclusion(results:pd.DataFrame, name:str='the model', alpha:float=0.05) -> str:
