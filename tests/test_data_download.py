@@ -55,7 +55,7 @@ def test_success(server, tmp_path):
     ('/good.npz', '0'*64, ValueError, 'sha256'),
     ('/truncated', payload_sha, (OSError, ValueError), '127.0.0.1'),
     ('/error', payload_sha, OSError, '500'),
-    ('/stall', payload_sha, OSError, 'timed out')])
+    ('/stall', payload_sha, OSError, 'timed out')], ids=['hash mismatch', 'truncated', 'server error', 'stalled server'])
 def test_failure_leaves_nothing(server, tmp_path, path, sha, error, msg):
     url,_ = server
     dest = tmp_path/'mnist.npz'
