@@ -32,6 +32,7 @@ def test_project_keys_mirrored():
     assert settings['requirements'].split()==proj['dependencies']
     assert settings['dev_requirements'].split()==proj['optional-dependencies']['dev']
     assert settings['keywords'].split()==[k for k in proj['keywords']]
+    assert dict(l.split('=', 1) for l in settings['console_scripts'].split())==proj['scripts']
 
 def test_nbdev_reads_pyproject():
     cfg = get_config(root)

@@ -13,4 +13,6 @@ def test_notebook(nb):
     assert ok, f"{nb.name} failed; run `nbdev-test {nb} --do-print` to see the cell"
 
 def test_all_notebooks_found():
-    assert {'00_core.ipynb', '01_callback.ipynb', 'index.ipynb'} <= {p.name for p in notebooks}
+    expected = {'00_core', '01_callback', '02_course', '03_data', '04_reproduce', '05_plot', '10_course_07a', '11_order_study',
+                '20_examples', 'index'}
+    assert {f'{n}.ipynb' for n in expected} <= {p.name for p in notebooks}
