@@ -94,10 +94,12 @@ class RunRecord(Callback):
     def after_epoch(self): self.epoch_metrics.append(self.learn.metrics[0].value.item())
 
 # %% ../nbs/04_reproduce.ipynb #065ffd35
-def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None) -> Learner:
+def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None,
+             pre_init:str|None=None # `'orthogonal'`: the paper's orthonormal weights before LSUV
+            ) -> Learner:
     "Fit a copy of `model` on `dls` with 07a's plain SGD after `init`, one of `inits`, the batches in `seed`'s order"
     if init not in inits: raise ValueError(f"`init` must be one of {inits}, got {init!r}")
-    lsuv = [] if init=='kaiming' else [LSUVCallback(modules=ConvLayer, mean_first=init=='mean first')]
+    lsuv = [] if init=='kaiming' else [LSUVCallback(modules=ConvLayer, mean_first=init=='mean first', pre_init=pre_init)]
     learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=SGD, lr=lr, metrics=accuracy,
                     cbs=[RunRecord()]+lsuv+list(cbs or []))
     seed_batches(dls, seed)
