@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools, sys, warnings
 import pandas as pd, torch, torch.distributed as dist
 from torch import nn
-from fastcore.basics import store_attr, patch
+from fastcore.meta import delegates
+from fastcore.basics import patch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
@@ -87,17 +88,16 @@ def _show_progress(learn):
     return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
 
 @patch
-def lsuv_init(self:Learner, modules=None, mean_first:bool=False, tol:float=1e-3, max_iter:int=10, std:float=1., mean:float=0.,
-              pre_init:str|None=None, skip_last:bool=False,
-              n_batches:int=1 # statistics over the first `n_batches` training batches
-             ) -> pd.DataFrame:
-    "LSUV-initialise `self.model` now, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
-    _check_n_batches(n_batches)
+@delegates(lsuv_init, but=['model', 'xb', 'show_progress'])
+def lsuv_init(self:Learner,
+              n_batches:int=1, # statistics over the first `n_batches` training batches
+              **kwargs) -> pd.DataFrame:
+    "LSUV-initialise `self.model` now with `lsuv_init`'s options, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
+    check_lsuv_args(**kwargs); _check_n_batches(n_batches)
     model,xb = get_model(self.model),lsuv_batch(self, n_batches)
     device = next((x.device for x in (xb[0] if n_batches>1 else xb) if torch.is_tensor(x)), torch.device('cpu'))
     with torch.autocast(device.type, enabled=False):
-        stats = lsuv_init(model, xb, modules=modules, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std,
-                          mean=mean, pre_init=pre_init, skip_last=skip_last, show_progress=_show_progress(self))
+        stats = lsuv_init(model, xb, show_progress=_show_progress(self), **kwargs)
     lsuv_broadcast(model, stats)
     model._lsuv_done = True
     return stats
@@ -113,20 +113,12 @@ def _in_fit(learn):
 class LSUVCallback(Callback):
     "Initialise the model with LSUV on one training batch before its first fit, unless its weights changed since"
     order = -5
+    @delegates(lsuv_init, but=['model', 'xb', 'show_progress'])
     def __init__(self,
-                 modules=None, # `None` (every trainable conv and linear layer), classes, name patterns, modules, a predicate, or a list of these
-                 mean_first:bool=False, # shift the mean before rescaling, the course-v3 order
-                 tol:float=1e-3, # how close to the targets each output's std (and mean) must get
-                 max_iter:int=10, # most corrections per loop and module
-                 std:float=1., # the target std
-                 mean:float=0., # the target mean
-                 pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights first
-                 skip_last:bool=False, # leave the last module (the output layer) as it is
-                 n_batches:int=1 # statistics over the first `n_batches` training batches
-                ):
-        check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
-        _check_n_batches(n_batches)
-        store_attr()
+                 n_batches:int=1, # statistics over the first `n_batches` training batches
+                 **kwargs):
+        check_lsuv_args(**kwargs); _check_n_batches(n_batches)
+        self.n_batches,self.lsuv_kwargs = n_batches,kwargs
         self.stats,self.fingerprint,self.skipped = None,None,False
 
     @property
@@ -144,5 +136,4 @@ class LSUVCallback(Callback):
             warnings.warn("LSUV: the model's parameters changed after LSUVCallback was attached (weights loaded, trained "
                           "or replaced), so LSUV was skipped to keep them. Call `learn.lsuv_init()` to initialise anyway")
             return
-        self.stats = self.learn.lsuv_init(self.modules, self.mean_first, self.tol, self.max_iter, self.std, self.mean,
-                                          self.pre_init, self.skip_last, self.n_batches)
+        self.stats = self.learn.lsuv_init(self.n_batches, **self.lsuv_kwargs)

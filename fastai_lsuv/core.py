@@ -209,8 +209,9 @@ def _matches(o, name, m):
     return bool(o(m))
 
 # %% ../nbs/00_core.ipynb #5711d2d2
-def check_lsuv_args(modules=None, tol:float=1e-3, max_iter:int=10, std:float=1., mean:float=0., pre_init:str|None=None):
-    "Raise a `TypeError` or `ValueError` that says what to pass, for arguments LSUV cannot use"
+def check_lsuv_args(modules=None, mean_first:bool=False, tol:float=1e-3, max_iter:int=10, std:float=1., mean:float=0.,
+                    pre_init:str|None=None, skip_last:bool=False):
+    "Raise a `TypeError` or `ValueError` that says what to pass, for `lsuv_init` options LSUV cannot use"
     if modules is not None:
         for o in _selectors(modules):
             if isinstance(o, type) and not issubclass(o, nn.Module):
@@ -225,6 +226,8 @@ def check_lsuv_args(modules=None, tol:float=1e-3, max_iter:int=10, std:float=1.,
     if isinstance(max_iter, bool) or not isinstance(max_iter, int): raise TypeError(f"LSUV: `max_iter` must be an int, got {max_iter!r}")
     if max_iter<1: raise ValueError(f"LSUV: `max_iter` must be at least 1, got {max_iter}")
     if pre_init not in _pre_inits: raise ValueError(f"LSUV: `pre_init` must be one of {list(_pre_inits)}, got {pre_init!r}")
+    for k,v in dict(mean_first=mean_first, skip_last=skip_last).items():
+        if not isinstance(v, bool): raise TypeError(f"LSUV: `{k}` must be True or False, got {v!r}")
 
 # %% ../nbs/00_core.ipynb #64287181
 def _weight_owners(model):
@@ -498,7 +501,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
               show_progress:bool|None=None # a progress bar over the modules; `None`: from `progress_min` modules on
              ) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
-    check_lsuv_args(modules, tol, max_iter, std, mean, pre_init)
+    check_lsuv_args(modules, mean_first, tol, max_iter, std, mean, pre_init, skip_last)
     batches = _as_batches(xb)
     _check_batches(batches)
     targets = lsuv_targets(model, modules)
@@ -544,7 +547,7 @@ def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
 def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first:bool=False, tol:float=1e-3, max_iter:int=10,
                      std:float=1., mean:float=0.) -> pd.DataFrame:
     "The course loop on each target module of `model` in forward order, a forward pass per iteration: `lsuv_init`'s reference"
-    check_lsuv_args(modules, tol, max_iter, std, mean)
+    check_lsuv_args(modules, mean_first, tol, max_iter, std, mean)
     batches = _as_batches(xb)
     _check_batches(batches)
     targets = lsuv_targets(model, modules)

@@ -41,4 +41,5 @@ def plot_stats(self:LSUVCallback, max_names:int=40, figsize:tuple|None=None):
             raise ValueError("LSUVCallback.plot_stats: LSUV was skipped to keep weights that changed after the callback was "
                              "attached; `plot_lsuv_stats(learn.lsuv_init())` initialises the model anyway and plots it")
         raise ValueError("LSUVCallback.plot_stats: LSUV has not run yet; fit the Learner first (e.g. `learn.fit(1)`)")
-    return plot_lsuv_stats(self.stats, std=self.std, mean=self.mean, max_names=max_names, figsize=figsize)
+    targets = {k:v for k,v in self.lsuv_kwargs.items() if k in ('std','mean')}
+    return plot_lsuv_stats(self.stats, **targets, max_names=max_names, figsize=figsize)
