@@ -159,6 +159,7 @@ def test_half_model(learner, dtype):
     for name,(mean,std) in target_stats(learn.model, xb).items():
         assert abs(std-1)<2e-2 and abs(mean)<2e-2, (name, mean, std)  # half precision weights: ~1e-3 rounding each
 
+@pytest.mark.filterwarnings('ignore:You are shadowing an attribute \\(modules\\):UserWarning')  # fastai's, about ActivationStats
 def test_with_activation_stats_show_graph_save_model(learner, tmp_path):
     plain = learner(cbs=LSUVCallback())
     with plain.no_bar(), plain.no_logging(): plain.fit(1, 1e-3)
