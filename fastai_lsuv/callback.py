@@ -15,7 +15,8 @@ from fastai.learner import Learner
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
-from .core import lsuv_init, check_lsuv_args, _rng_states, _set_rng_states
+from .core import Batches, LSUVStatus, check_lsuv_args, _rng_states, _set_rng_states
+from .api import lsuv_init
 
 # %% auto #0
 __all__ = ['lsuv_batch', 'lsuv_done', 'param_fingerprint', 'lsuv_broadcast', 'LSUVCallback']
@@ -33,7 +34,7 @@ def _model_inputs(learn, b):
     return tuple(x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() else x for x in xb)
 
 def lsuv_batch(learn:Learner, n_batches:int=1):
-    "The inputs of the first `n_batches` training batches as `learn.model` sees them (a tuple, or a list of tuples for several), leaving every random state as it was"
+    "The inputs of the first `n_batches` training batches as `learn.model` sees them, as `Batches`, leaving every random state as it was"
     _check_n_batches(n_batches)
     dl = learn.dls.train
     states,dl_rng = _rng_states(),dl.rng
@@ -47,8 +48,7 @@ def lsuv_batch(learn:Learner, n_batches:int=1):
         dl_rng.setstate(dl_state)
     if len(batches)<n_batches:
         raise ValueError(f"LSUV: `n_batches={n_batches}`, but the training DataLoader has only {len(batches)} batches")
-    xbs = [_model_inputs(learn, b) for b in batches]
-    return xbs[0] if n_batches==1 else xbs
+    return Batches(*(_model_inputs(learn, b) for b in batches))
 
 # %% ../nbs/04_callback.ipynb #e16a3b31
 def lsuv_done(model:nn.Module) -> bool:
@@ -61,7 +61,8 @@ def param_fingerprint(model:nn.Module) -> list:
     return [(id(p), p._version) for p in get_model(model).parameters()]
 
 # %% ../nbs/04_callback.ipynb #8e0ba5f3
-_structural = {'frozen', 'tied', 'not run', 'skipped', 'not a tensor'}
+# statuses that follow from the model alone, the same on every rank; the others depend on each rank's batch
+_structural = {s.value for s in (LSUVStatus.frozen, LSUVStatus.tied, LSUVStatus.not_run, LSUVStatus.skipped, LSUVStatus.not_a_tensor)}
 
 def _broadcast_(t:torch.Tensor, src):
     c = t.detach().contiguous()  # gloo wants contiguous tensors (channels_last weights are not)

@@ -8,7 +8,7 @@ from fastai.torch_core import set_seed
 from fastai.callback.all import ActivationStats, ShowGraphCallback, SaveModelCallback, ProgressCallback
 from fastai.vision.learner import vision_learner
 from fastai_lsuv.callback import LSUVCallback, lsuv_batch, lsuv_done
-from fastai_lsuv.core import target_stats
+from fastai_lsuv.reference import target_stats
 from fastai_lsuv.test_utils import synth_dls, small_cnn, model_state, assert_same, Probe, CountingLSUV
 
 def lsuv_reference(learner, seed=0):
@@ -152,7 +152,7 @@ def test_half_model(learner, dtype):
     learn = learner(arch=lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8*10*10, 2)))
     learn.model.to(dtype)
     xb = lsuv_batch(learn)
-    check_eq(xb[0].dtype, dtype)
+    check_eq(xb[0][0].dtype, dtype)
     stats = learn.lsuv_init()
     assert (stats['status']=='ok').all(), stats
     for p in learn.model.parameters(): assert p.dtype==dtype and torch.isfinite(p).all()
