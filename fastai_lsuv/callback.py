@@ -62,7 +62,7 @@ def param_fingerprint(model:nn.Module) -> list:
 
 # %% ../nbs/04_callback.ipynb #8e0ba5f3
 # statuses that follow from the model alone, the same on every rank; the others depend on each rank's batch
-_structural = {s.value for s in (LSUVStatus.frozen, LSUVStatus.tied, LSUVStatus.not_run, LSUVStatus.skipped, LSUVStatus.not_a_tensor)}
+_structural = {LSUVStatus.frozen, LSUVStatus.tied, LSUVStatus.not_run, LSUVStatus.skipped, LSUVStatus.not_a_tensor}
 
 def _broadcast_(t:torch.Tensor, src):
     c = t.detach().contiguous()  # gloo wants contiguous tensors (channels_last weights are not)
@@ -111,7 +111,7 @@ def _in_tta():
 
 # %% ../nbs/04_callback.ipynb #84dfb7ec
 class LSUVCallback(Callback):
-    "Initialise the model with LSUV on the first training batch before its first fit, unless its weights changed since"
+    "Initialise the model with LSUV on its first `n_batches` training batches before its first fit, unless its weights changed since"
     order,_only_train_loop = TrainEvalCallback.order+5,True
     @delegates(lsuv_init, but=['model', 'xb', 'show_progress'])
     def __init__(self,
