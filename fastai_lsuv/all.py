@@ -1,9 +1,11 @@
-"Everything a user needs: `from fastai_lsuv.all import *`, as with `fastai.vision.all`"
-# fastai_lsuv.course is left out: its 07a `ConvLayer` and `init_cnn` would hide fastai's own after `from fastai.vision.all import *`
-from .core import *
-from .reference import *
-from .api import *
-from .callback import *
-from .plot import *
-from .data import *
-from .reproduce import *
+"What a fastai user needs, as with `fastai.vision.all`: `from fastai_lsuv.all import *`"
+# The MNIST study (fastai_lsuv.study) and the test oracles (fastai_lsuv.reference's lsuv_init_course, forward_order,
+# target_stats) are imported by path: the study's names (`ConvLayer`, `init_cnn`, ...) would shadow fastai's.
+from .core import LSUVStatus, Batches, lsuv_targets, check_lsuv_args, orthogonal_init_
+from .reference import lsuv_module
+from .api import lsuv_init
+from .callback import LSUVCallback, lsuv_batch, lsuv_done  # and the `Learner.lsuv_init` patch
+from .plot import plot_lsuv_stats  # and the `LSUVCallback.plot_stats` patch
+
+__all__ = ['LSUVCallback', 'lsuv_init', 'lsuv_module', 'lsuv_targets', 'lsuv_batch', 'lsuv_done', 'LSUVStatus', 'Batches',
+           'check_lsuv_args', 'orthogonal_init_', 'plot_lsuv_stats']

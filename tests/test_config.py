@@ -1,6 +1,8 @@
 "pyproject.toml is the configuration nbdev 3 reads; settings.ini mirrors it for nbdev 2 tools"
-import configparser, tomllib
+import configparser
 from pathlib import Path
+try: import tomllib
+except ModuleNotFoundError: import tomli as tomllib  # Python 3.10, as nbdev does
 import fastai_lsuv
 from nbdev.config import get_config
 

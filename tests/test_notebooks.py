@@ -13,6 +13,5 @@ def test_notebook(nb):
     assert ok, f"{nb.name} failed; run `nbdev-test {nb} --do-print` to see the cell"
 
 def test_all_notebooks_found():
-    expected = {'00_core', '01_callback', '02_course', '03_data', '04_reproduce', '05_plot', '10_course_07a', '11_order_study',
-                '20_examples', 'index'}
+    expected = {'00_core', '04_callback', '05_plot', '30_examples', '90_test_utils', 'index'}
     assert {f'{n}.ipynb' for n in expected} <= {p.name for p in notebooks}

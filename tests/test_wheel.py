@@ -1,7 +1,9 @@
 "`python -m build` makes an sdist and a wheel with the right metadata, and the wheel works in a fresh environment"
-import os, shutil, subprocess, sys, tarfile, tomllib, zipfile
+import os, shutil, site, subprocess, sys, tarfile, zipfile
 from email.parser import Parser
 from pathlib import Path
+try: import tomllib
+except ModuleNotFoundError: import tomli as tomllib  # Python 3.10, as nbdev does
 import pytest
 import fastai_lsuv
 
@@ -68,18 +70,33 @@ torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(20, 50), nn.ReLU(), nn.Linear(50, 10))
 stats = lsuv_init(model, torch.randn(64, 20)*4)
 assert list(stats.status)==['ok', 'ok'] and ((stats['std']-1).abs()<1e-3).all(), stats
-print(fastai_lsuv.__version__)
+print(fastai_lsuv.__version__, torch.__file__)
 """
+
+def _site_dirs():
+    "Where the running interpreter's installed packages live (a venv's own, or the base interpreter's)"
+    dirs = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    return [d for d in dirs if Path(d).is_dir()]
+
+def _fresh_venv(path):
+    """A new virtual environment that reaches the running interpreter's packages (torch, fastai, ...) through a `.pth` file.
+    A `.pth` file's plain paths are appended to `sys.path` without running the `.pth` files they hold, so an editable
+    install of this package there stays inactive: `fastai_lsuv` can only come from what is installed into the venv"""
+    _run(sys.executable, '-m', 'venv', '--without-pip', path)
+    py = path/'bin/python'
+    venv_site = Path(_run(py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])').strip())
+    (venv_site/'_running_interpreter.pth').write_text('\n'.join(_site_dirs())+'\n')
+    return py
 
 def test_wheel_works_in_fresh_venv(dists, tmp_path):
     "The wheel, installed into a new virtual environment, imports and runs `lsuv_init` outside the repository"
     venv = tmp_path/'venv'
-    # the system site-packages give torch and fastai; the package itself only comes from the wheel
-    _run(sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip', venv)
-    py = venv/'bin/python'
+    py = _fresh_venv(venv)
     _run(sys.executable, '-m', 'pip', '--python', py, 'install', '--no-deps', '--no-index', '--force-reinstall', dists[1])
-    env = {k:v for k,v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
-    env['MPLBACKEND'] = 'Agg'
-    out = _run(py, '-c', _check, cwd=tmp_path, env=env)
-    assert out.strip()==fastai_lsuv.__version__
+    env = {k:v for k,v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV', 'PYTHONHOME')}
+    env.update(MPLBACKEND='Agg', PYTHONNOUSERSITE='1')
+    version,torch_file = _run(py, '-c', _check, cwd=tmp_path, env=env).split()
+    assert version==fastai_lsuv.__version__
+    import torch
+    assert torch_file==torch.__file__, "the venv reaches the running interpreter's torch"
     for name in project.get('scripts', {}): _run(venv/'bin'/name, '--help', cwd=tmp_path, env=env)
