@@ -1,7 +1,5 @@
 "Everything a user needs: `from fastai_lsuv.all import *`, as with `fastai.vision.all`"
-# fastai_lsuv.course is left out: its 07a `ConvLayer` and `init_cnn` would hide fastai's own after `from fastai.vision.all import *`
+# the MNIST study lives in fastai_lsuv.study, imported by path
 from .core import *
 from .callback import *
 from .plot import *
-from .data import *
-from .reproduce import *

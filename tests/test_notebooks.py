@@ -13,6 +13,6 @@ def test_notebook(nb):
     assert ok, f"{nb.name} failed; run `nbdev-test {nb} --do-print` to see the cell"
 
 def test_all_notebooks_found():
-    expected = {'00_core', '01_callback', '02_course', '03_data', '04_reproduce', '05_plot', '10_course_07a', '11_order_study',
-                '20_examples', 'index'}
+    expected = {'00_core', '01_callback', '05_plot', '10_study_course', '11_study_data', '12_study_reproduce', '13_study_grid',
+                '20_course_07a', '21_order_study', '20_examples', 'index'}
     assert {f'{n}.ipynb' for n in expected} <= {p.name for p in notebooks}
