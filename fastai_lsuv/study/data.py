@@ -17,13 +17,15 @@ from fastai.torch_core import default_device
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['mnist_url', 'mnist_sha256', 'mnist_env', 'mnist_shapes', 'download_checked', 'mnist_path', 'check_mnist',
-           'read_mnist', 'load_mnist', 'TensorDL', 'mnist_dls']
+__all__ = ['mnist_url', 'mnist_sha256', 'mnist_env', 'mnist_help', 'mnist_shapes', 'download_checked', 'mnist_path',
+           'check_mnist', 'read_mnist', 'load_mnist', 'TensorDL', 'mnist_dls']
 
 # %% ../../nbs/11_study_data.ipynb #32a93547
 mnist_url = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz'
 mnist_sha256 = '731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1'
 mnist_env = 'FASTAI_LSUV_MNIST'
+mnist_help = (f"MNIST is {mnist_url} (11 MB, sha256 {mnist_sha256}): "
+              f"give its path with --data or ${mnist_env}")
 
 # %% ../../nbs/11_study_data.ipynb #cad24266
 def _copy_hashing(response, f, show_progress):
@@ -68,7 +70,8 @@ def mnist_path(path=None) -> Path:
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"MNIST file {path} (from {source}) does not exist: give the path of a keras-style mnist.npz")
+            why = 'is not a file' if path.exists() else 'does not exist'
+            raise FileNotFoundError(f"MNIST file {path} (from {source}) {why}: give the path of a keras-style mnist.npz")
         return path
     cached = fastai_path('data')/'mnist.npz'
     return cached if cached.is_file() else download_checked(mnist_url, cached, mnist_sha256)

@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/study_reproduce.html.md"""
 
 # %% ../../nbs/12_study_reproduce.ipynb #f3f4806a
 from __future__ import annotations
-import random
+import argparse, math, random, re, sys
 from copy import deepcopy
 import numpy as np, pandas as pd, torch, torch.nn.functional as F, matplotlib.pyplot as plt
 from torch import nn
@@ -24,10 +24,11 @@ from .course import *
 from .data import *
 
 # %% auto #0
-__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'init_pairs', 'seeded_model', 'seed_batches',
-           'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table', 'RunRecord', 'fit_init', 'run_results',
-           'accuracy_table', 'reproduce_07a', 'order_study', 'study_summary', 'sign_flip_p', 'paired_differences',
-           'difference_summary', 'study_conclusion', 'plot_losses', 'get_deep_cnn', 'lsuv_07a']
+__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'init_pairs', 'positive_float', 'positive_int',
+           'natural_int', 'seeded_model', 'seed_batches', 'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table',
+           'RunRecord', 'fit_init', 'run_results', 'accuracy_table', 'reproduce_07a', 'order_study', 'study_summary',
+           'sign_flip_p', 'paired_differences', 'difference_summary', 'study_conclusion', 'plot_losses', 'get_deep_cnn',
+           'OneLineParser', 'seed_range', 'cli_dls', 'lsuv_07a']
 
 # %% ../../nbs/12_study_reproduce.ipynb #e113dd36
 nfs_07a = [8,16,32,64,64]
@@ -95,11 +96,12 @@ class RunRecord(Callback):
 
 # %% ../../nbs/12_study_reproduce.ipynb #065ffd35
 def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None,
-             pre_init:str|None=None # `'orthogonal'`: the paper's orthonormal weights before LSUV
+             pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights before LSUV
+             modules=ConvLayer # the modules LSUV initialises (`None`: every conv and linear layer)
             ) -> Learner:
     "Fit a copy of `model` on `dls` with 07a's plain SGD after `init`, one of `inits`, the batches in `seed`'s order"
     if init not in inits: raise ValueError(f"`init` must be one of {inits}, got {init!r}")
-    lsuv = [] if init=='kaiming' else [LSUVCallback(modules=ConvLayer, mean_first=init=='mean first', pre_init=pre_init)]
+    lsuv = [] if init=='kaiming' else [LSUVCallback(modules=modules, mean_first=init=='mean first', pre_init=pre_init)]
     learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=SGD, lr=lr, metrics=accuracy,
                     cbs=[RunRecord()]+lsuv+list(cbs or []))
     seed_batches(dls, seed)
@@ -212,6 +214,42 @@ def get_deep_cnn(n_mid:int=8, nf:int=8, c_out:int=10) -> nn.Sequential:
     "07a's CNN with `n_mid` extra stride-1 `ConvLayer`s of `nf` filters at 7x7, no BatchNorm"
     layers = [ConvLayer(1, 8, 5), ConvLayer(8, nf), *[ConvLayer(nf, nf, stride=1) for _ in range(n_mid)], ConvLayer(nf, 32), ConvLayer(32, 64)]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, c_out))
+
+# %% ../../nbs/12_study_reproduce.ipynb #6fcf6319
+class OneLineParser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose usage errors are one line on stderr, with exit code 2"
+    def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+def _checked(kind, ok, what):
+    "An argparse `type` that parses with `kind` and accepts only values for which `ok` holds, `what` naming them"
+    def parse(s):
+        try: v = kind(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not {what}") from None
+        if not ok(v): raise argparse.ArgumentTypeError(f"{s!r} is not {what}")
+        return v
+    return parse
+
+positive_float = _checked(float, lambda v: math.isfinite(v) and v>0, 'a positive number')
+positive_int = _checked(int, lambda v: v>0, 'a positive integer')
+natural_int = _checked(int, lambda v: v>=0, 'a non-negative integer')
+
+def seed_range(s:str) -> list:
+    "An argparse `type` for seeds: `7` is `[7]`, `0-19` is `[0, ..., 19]`"
+    if m := re.fullmatch(r'(-?\d+)-(-?\d+)', s):
+        a,b = int(m[1]),int(m[2])
+        if a>b: raise argparse.ArgumentTypeError(f"{s!r} is an empty range of seeds")
+        return list(range(a, b+1))
+    try: return [int(s)]
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a seed (an integer) or a range of seeds like 0-19") from None
+
+# %% ../../nbs/12_study_reproduce.ipynb #607ae0ec
+def cli_dls(data, prog:str, debug:bool=False, **kwargs):
+    "`mnist_dls(path=data)`, or the command `prog` ends with what is wrong and how to fix it (2 lines on stderr, exit code 1)"
+    try: return mnist_dls(path=data, **kwargs)
+    except (OSError, ValueError) as e:
+        if debug: raise
+        print(f"{prog}: {e}\n{prog}: {mnist_help}", file=sys.stderr)
+        sys.exit(1)
 
 # %% ../../nbs/12_study_reproduce.ipynb #174a930d
 @call_parse
