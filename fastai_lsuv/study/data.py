@@ -65,13 +65,13 @@ def download_checked(url:str, dest, sha256:str, timeout:float=30., show_progress
 # %% ../../nbs/11_study_data.ipynb #4fc7b653
 def mnist_path(path=None) -> Path:
     "The MNIST file to read: `path`, else `$FASTAI_LSUV_MNIST`, else `mnist.npz` in fastai's data folder, downloaded if missing"
-    source = 'the `path` argument'
-    if path is None and os.environ.get(mnist_env): path,source = os.environ[mnist_env],f'${mnist_env}'
+    source = 'given'
+    if path is None and os.environ.get(mnist_env): path,source = os.environ[mnist_env],f'from ${mnist_env}'
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
             why = 'is not a file' if path.exists() else 'does not exist'
-            raise FileNotFoundError(f"MNIST file {path} (from {source}) {why}: give the path of a keras-style mnist.npz")
+            raise FileNotFoundError(f"MNIST file {path} ({source}) {why}: give the path of a keras-style mnist.npz")
         return path
     cached = fastai_path('data')/'mnist.npz'
     return cached if cached.is_file() else download_checked(mnist_url, cached, mnist_sha256)

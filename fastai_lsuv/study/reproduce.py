@@ -6,11 +6,10 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/study_reproduce.html.md"""
 
 # %% ../../nbs/12_study_reproduce.ipynb #f3f4806a
 from __future__ import annotations
-import argparse, math, random, re, sys
+import argparse, math, random, re, sys, textwrap
 from copy import deepcopy
 import numpy as np, pandas as pd, torch, torch.nn.functional as F, matplotlib.pyplot as plt
 from torch import nn
-from fastcore.script import call_parse
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.learner import Learner
@@ -28,7 +27,7 @@ __all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'init_pa
            'natural_int', 'seeded_model', 'seed_batches', 'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table',
            'RunRecord', 'fit_init', 'run_results', 'accuracy_table', 'reproduce_07a', 'order_study', 'study_summary',
            'sign_flip_p', 'paired_differences', 'difference_summary', 'study_conclusion', 'plot_losses', 'get_deep_cnn',
-           'OneLineParser', 'seed_range', 'cli_dls', 'lsuv_07a']
+           'OneLineParser', 'seed_range', 'cli_dls', 'cli_layer_table', 'lsuv_07a']
 
 # %% ../../nbs/12_study_reproduce.ipynb #e113dd36
 nfs_07a = [8,16,32,64,64]
@@ -97,7 +96,8 @@ class RunRecord(Callback):
 # %% ../../nbs/12_study_reproduce.ipynb #065ffd35
 def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None,
              pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights before LSUV
-             modules=ConvLayer # the modules LSUV initialises (`None`: every conv and linear layer)
+             modules=ConvLayer, # the modules LSUV initialises (`None`: every conv and linear layer)
+             show_progress:bool=False # fastai's progress bars while training
             ) -> Learner:
     "Fit a copy of `model` on `dls` with 07a's plain SGD after `init`, one of `inits`, the batches in `seed`'s order"
     if init not in inits: raise ValueError(f"`init` must be one of {inits}, got {init!r}")
@@ -105,7 +105,8 @@ def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=
     learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=SGD, lr=lr, metrics=accuracy,
                     cbs=[RunRecord()]+lsuv+list(cbs or []))
     seed_batches(dls, seed)
-    with learn.no_logging(), learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, ProgressCallback))):
+    bars = [] if show_progress else learn.cbs.filter(lambda cb: isinstance(cb, ProgressCallback))
+    with learn.no_logging(), learn.removed_cbs(bars):
         learn.fit(epochs)
     return learn
 
@@ -149,9 +150,10 @@ def order_study(dls, seeds, get_model=None, epochs:int=2, lr:float=0.6, cbs=None
 def _epochs(results): return [c for c in results.columns if c.startswith('epoch')]
 
 def study_summary(results:pd.DataFrame) -> pd.DataFrame:
-    "Valid accuracy after each epoch, mean ± sd over the seeds, and diverged runs, per init"
+    "Valid accuracy after each epoch, mean ± sd over the seeds (the mean alone for one seed), and diverged runs, per init"
     g = results.groupby('init', sort=False)
-    res = pd.DataFrame({e: [f'{m:.4f} ± {s:.4f}' for m,s in zip(g[e].mean(), g[e].std())] for e in _epochs(results)}, index=g.size().index)
+    res = pd.DataFrame({e: [f'{m:.4f}' + (f' ± {s:.4f}' if n>1 else '') for m,s,n in zip(g[e].mean(), g[e].std(), g.size())]
+                        for e in _epochs(results)}, index=g.size().index)
     res['diverged'] = [f'{d} of {n}' for d,n in zip(g['diverged'].sum(), g.size())]
     return res
 
@@ -251,17 +253,63 @@ def cli_dls(data, prog:str, debug:bool=False, **kwargs):
         print(f"{prog}: {e}\n{prog}: {mnist_help}", file=sys.stderr)
         sys.exit(1)
 
-# %% ../../nbs/12_study_reproduce.ipynb #174a930d
-@call_parse
-def lsuv_07a(
-    seed:int=0, # fixes the initial weights and the order of the training batches
-    epochs:int=2, # epochs of training for each init; 0 prints only the layer table
-    data:str=None, # path of a keras-style mnist.npz (default: $FASTAI_LSUV_MNIST, then fastai's data folder)
-    lr:float=0.6, # learning rate of the plain SGD
-    threads:int=1, # PyTorch's CPU threads
-):
-    "Reproduce course-v3 07a: per-layer statistics after LSUV mean first and std first, and valid accuracy after training"
-    torch.set_num_threads(threads)
-    layers,accs,_ = reproduce_07a(mnist_dls(path=data), seed, epochs, lr)
-    print(f"Per-layer (mean, std) of the ConvLayers' outputs, seed {seed}:\n{layers.to_string()}")
-    if epochs: print(f"\nValid accuracy after each epoch (plain SGD, lr {lr}):\n{accs.round(4).to_string()}")
+# %% ../../nbs/12_study_reproduce.ipynb #b6ad8d11
+def cli_layer_table(stats:pd.DataFrame, names) -> pd.DataFrame:
+    "`lsuv_orders`' statistics as `mean, std` pairs, 07a's beside ours after mean first, a row per module named by its path `names`"
+    cols = {'before': stats['before'].values, 'mean first': stats['mean first'].values,
+            'mean first, 07a': published_stats['mean first, 07a'], 'std first': stats['std first'].values}
+    return pd.DataFrame({k:[_pair(*p) for p in v] for k,v in cols.items()}, index=pd.Index([f'model.{n}' for n in names], name='module'))
+
+def _divergence_note(results:pd.DataFrame, lr:float) -> str:
+    "What the diverged runs in `results` mean, and where the study of them is"
+    div = results.groupby('init', sort=False)['diverged'].sum()
+    counts = ', '.join(f'{i} {d} of {n}' for i,d,n in zip(div.index, div, results.groupby('init', sort=False).size()))
+    what = (f"{div.sum()} of {len(results)} runs diverged ({counts}): a training loss became NaN and the model ends at a constant "
+            f"guess (accuracy about 0.10). " if div.sum() else f"No run diverged ({counts}). ")
+    return what + (f"Plain SGD without momentum at lr {lr} sits at the edge of stability for this CNN, so whether a run diverges "
+                   f"depends on its seed (initial weights and batch order). How often each init diverges, with 20 seeds at three "
+                   f"learning rates, and why: the README's section \"Does the order matter?\" (notebook 21_order_study).")
+
+# %% ../../nbs/12_study_reproduce.ipynb #43e8067a
+def lsuv_07a(argv=None):
+    "`lsuv-07a`: course-v3 07a's LSUV in both orders, the per-layer statistics, and each init's valid accuracy over a few seeds"
+    p = OneLineParser(prog='lsuv-07a', description="Reproduce fastai course-v3's 07a_lsuv on MNIST: LSUV mean first (07a's "
+                      "order) and std first, the per-layer statistics, and the valid accuracy of kaiming, mean first and std first")
+    p.add_argument('--seeds', nargs='+', type=seed_range, default=[[0,1,2]],
+                   help='seeds (initial weights and batch order), or ranges like 0-9 (default: 0 1 2)')
+    p.add_argument('--lr', type=positive_float, default=0.6, help="learning rate of the plain SGD (default: 07a's 0.6)")
+    p.add_argument('--epochs', type=natural_int, default=2, help='epochs for each run; 0 prints only the layer table (default: 2)')
+    p.add_argument('--pre-init', choices=['none','orthogonal'], default='none', help="'orthogonal': the paper's orthonormal weights before LSUV")
+    p.add_argument('--data', help="a keras-style mnist.npz (default: $FASTAI_LSUV_MNIST, then fastai's data folder, downloaded)")
+    p.add_argument('--threads', type=positive_int, default=1, help="PyTorch's CPU threads (default: 1)")
+    p.add_argument('--debug', action='store_true', help='show tracebacks')
+    a = p.parse_args(argv)
+    seeds,pre_init = list(dict.fromkeys(s for r in a.seeds for s in r)),None if a.pre_init=='none' else a.pre_init
+    torch.set_num_threads(a.threads)
+    runs = f"{len(seeds)*len(inits)} trainings of {a.epochs} epoch{'s'*(a.epochs!=1)}" if a.epochs else 'no training'
+    print(f"course-v3 07a on MNIST: a 5-layer CNN initialised by kaiming alone, by LSUV mean first (07a's order) and by LSUV "
+          f"std first (this library's){', each after orthonormal weights' if pre_init else ''}; plain SGD at lr {a.lr}, "
+          f"seeds {' '.join(map(str, seeds))}: {runs}.\n")
+    dls = cli_dls(a.data, p.prog, a.debug)
+    model = seeded_model(seeds[0])
+    names = [n for n,m in model.named_modules() if isinstance(m, ConvLayer)]
+    print(f"Per-layer (mean, std) of the ConvLayers' outputs on seed {seeds[0]}'s first batch, LSUV without pre-init:")
+    print(cli_layer_table(lsuv_orders(model, first_batch(dls, seeds[0])), names).to_string() + '\n', flush=True)
+    if not a.epochs: return
+    print(f"Valid accuracy after each epoch:", flush=True)
+    rows = []
+    for seed in seeds:
+        model = seeded_model(seed)
+        for init in inits:
+            set_seed(seed)  # the orthogonal pre-init draws from torch's generator
+            r = run_results(fit_init(model, dls, init, seed, a.epochs, a.lr, pre_init=pre_init if init!='kaiming' else None,
+                                     show_progress=sys.stdout.isatty()))
+            losses = r.pop('losses')
+            accs = '  '.join(f'{k} {v:.4f}' for k,v in r.items() if k.startswith('epoch'))
+            note = f'  diverged at batch {np.flatnonzero(~np.isfinite(losses))[0]+1}' if r['diverged'] else ''
+            print(f"  seed {seed:<3} {init:<11} {accs}{note}", flush=True)
+            rows.append(dict(seed=seed, init=init, **r))
+    results = pd.DataFrame(rows)
+    print(f"\nOver the {len(seeds)} seeds (mean ± sd), beside 07a's single run:")
+    print(study_summary(results).join(pd.DataFrame(published_accuracy, index=['epoch 1, 07a','epoch 2, 07a']).T).fillna('').to_string())
+    print('\n' + textwrap.fill(_divergence_note(results, a.lr), 100))
