@@ -4,8 +4,8 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np, pytest
 from fastai.data.external import fastai_cfg
-import fastai_lsuv.data as data
-from fastai_lsuv.data import download_checked, mnist_path
+import fastai_lsuv.study.data as data
+from fastai_lsuv.study.data import download_checked, mnist_path
 
 pytestmark = pytest.mark.timeout(60)
 

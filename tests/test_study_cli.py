@@ -1,0 +1,51 @@
+"The study's commands as a user meets them: `lsuv-07a`'s errors are short and say what to do; `lsuv-study` runs a small grid end to end"
+import os, subprocess, sys
+import numpy as np, pytest
+from fastai_lsuv.study.data import mnist_env, mnist_sha256, mnist_url
+
+pytestmark = pytest.mark.timeout(300)
+lsuv_07a = "from fastai_lsuv.study.reproduce import lsuv_07a; lsuv_07a()"
+# no network: the download goes to a port where nothing listens
+offline_07a = "import fastai_lsuv.study.data as d; d.mnist_url = 'http://127.0.0.1:9/mnist.npz'; " + lsuv_07a
+
+def run(code, *args, env=None):
+    "Run `code` as a command with `args`; torch's own import-time FutureWarning is not the command's output"
+    return subprocess.run([sys.executable, '-W', 'ignore::FutureWarning', '-c', code, *args], capture_output=True, text=True,
+                          timeout=240, env=env)
+
+@pytest.mark.parametrize('args', [['--epochs', '-1'], ['--lr', 'nan'], ['--lr', '-0.6'], ['--threads', '0'],
+                                  ])
+def test_bad_arguments(args):
+    res = run(lsuv_07a, *args)
+    assert res.returncode==2 and res.stdout==''
+    assert len(res.stderr.splitlines())==1 and res.stderr.startswith('lsuv-07a: error: argument'), res.stderr
+
+def _bad_files(tmp_path):
+    "A missing file, a truncated and a corrupt MNIST, other arrays, a directory"
+    real = open(os.environ[mnist_env], 'rb').read() if os.environ.get(mnist_env) else b'PK\x03\x04' + bytes(4000)
+    (tmp_path/'truncated.npz').write_bytes(real[:len(real)//2])
+    (tmp_path/'corrupt.npz').write_bytes(np.random.default_rng(0).bytes(5000))
+    np.savez(tmp_path/'other.npz', x_train=np.zeros((10,28,28), dtype=np.uint8))
+    (tmp_path/'folder.npz').mkdir()
+    return {'missing': tmp_path/'missing.npz', **{p: tmp_path/f'{p}.npz' for p in ('truncated','corrupt','other','folder')}}
+
+def _check_failure(res, debug=False):
+    assert res.returncode not in (0, 2)
+    if debug: return 'Traceback' in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert 1<=len(lines)<=3 and 'Traceback' not in res.stderr, res.stderr
+    for s in ('--data', mnist_env, mnist_url, mnist_sha256): assert s in res.stderr, (s, res.stderr)
+    return True
+
+def test_bad_data(tmp_path):
+    for what,path in _bad_files(tmp_path).items():
+        res = run(lsuv_07a, '--data', str(path), '--epochs', '0')
+        assert _check_failure(res), what
+        assert str(path) in res.stderr, what
+    assert _check_failure(run(lsuv_07a, '--data', str(tmp_path/'missing.npz'), '--debug'), debug=True)
+
+def test_no_data_no_network(tmp_path):
+    env = {k:v for k,v in os.environ.items() if k!=mnist_env} | {'FASTAI_HOME': str(tmp_path/'fastai')}
+    res = run(offline_07a, '--epochs', '0', env=env)
+    assert _check_failure(res)
+    assert 'Could not download' in res.stderr and not (tmp_path/'fastai'/'data'/'mnist.npz').exists()
