@@ -32,7 +32,10 @@ class _AffineOutput:
         pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
         self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
         self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
-        self.b,self.c,self.n,self.ops = self.b0.clone(),1.,sum(o.numel() for o in outputs),[]
+        self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
+        self.eps = torch.finfo(o.dtype).eps
+        self.n = sum(o.numel() for o in outputs)
+        self.reset()
 
     def channel_stats(self, o):
         "Per-channel mean and population variance of `o`, with BatchNorm's own kernel (a reduction over dim 1)"
@@ -45,8 +48,13 @@ class _AffineOutput:
         var = (self.c**2*self.var).mean() + mu.var(correction=0)
         return mu.mean().item(), (var*self.n/(self.n-1)).sqrt().item()
 
+    def reset(self): self.b,self.c,self.ops = self.b0.clone(),1.,[]
     def scale(self, f): self.c /= f; self.ops.append((_scale_weight, f))
     def shift(self, d): self.b -= d; self.ops.append((_shift_bias, d))
+
+    def exact(self, tol):
+        "Whether the rounding error of `o`, magnified by the correction, stays far below `tol`"
+        return self.c*self.size*self.eps <= 0.01*tol
 
     def correct_(self, o):
         "Turn `o` into the output of the corrected module, in place, in one pass over it"
@@ -144,24 +152,30 @@ class _OnePass(_Journal):
         if not all(isinstance(o, Tensor) for o in outs):
             warnings.warn(f"LSUV: module '{name}' returns {type(outs[0]).__name__}, not a tensor; it was left unchanged")
             row = LSUVRow.untouched(name, LSUVStatus.not_a_tensor)
-        elif _is_affine(m): row,outs = self.correct_affine(m, outs)
+        elif _is_affine(m) and (fast := self.correct_affine(m, outs)): row,outs = fast
         else: row = self.correct_rerun(m, items, outs)
         self.finish(m, row)
         return outs
 
     def correct_affine(self, m, outs):
-        "The analytic path: the row, and `outs` corrected in place; the corrections wait in the journal"
+        "The analytic path: the row, and `outs` corrected in place, the corrections waiting in the journal; `None` if it is not exact"
         out = _AffineOutput(m, outs)
-        row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, self.targets[m], **self.loop_kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
+                            self.targets[m], **self.loop_kwargs)
+        if not out.exact(self.loop_kwargs['tol']): return None
+        for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.pending[m] = out.ops
-        if row.status!=LSUVStatus.dead: outs = [out.correct_(o) for o in outs]
+        if out.ops: outs = [out.correct_(o) for o in outs]
         return row, outs
 
     def correct_rerun(self, m, items, outs):
         "Re-run `m` on its own inputs for each measurement, `outs` replaced by the last outputs; the parameters change at once"
         self.commit(set(m.modules()))
         self.save(m)
-        versions = [_versions(args, kwargs) for args,kwargs,_ in items]
+        versions,before,first = [_versions(args, kwargs) for args,kwargs,_ in items],_save_params(m),list(outs)
+        def restore(): _restore_params(m, before); outs[:] = first
         def measure():
             self.rerunning = True
             try: outs[:] = [m(*args, **kwargs) for args,kwargs,_ in items]
@@ -169,7 +183,7 @@ class _OnePass(_Journal):
             if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
             return output_stats(*outs)
         shift = partial(_shift_bias, m) if _has_bias(m) else None
-        return _lsuv_row(output_stats(*outs), measure, partial(_scale_weight, m), shift, self.targets[m], **self.loop_kwargs)
+        return _lsuv_row(output_stats(*outs), measure, partial(_scale_weight, m), shift, restore, self.targets[m], **self.loop_kwargs)
 
     def finish(self, m, row):
         self.rows[m] = row
