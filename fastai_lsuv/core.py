@@ -296,6 +296,15 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
     if not res: warnings.warn(f"LSUV: `modules={modules!r}` matches no module with a weight; nothing was initialised")
     return res
 
+def _runners(model, targets) -> dict:
+    "`{target: module whose output is the target's}`: an `nn.MultiheadAttention` for its `out_proj`, the target itself otherwise"
+    attention = {a.out_proj: a for a in model.modules() if isinstance(a, nn.MultiheadAttention)}
+    return {m:attention.get(m, m) for m in targets}
+
+def _main_output(m, runner, o):
+    "The output of target `m` in what `runner` returns: attention returns `(output, weights)`"
+    return o if runner is m else o[0]
+
 def _untouchable(model, targets):
     "The targets whose weight is frozen or shared: `{module: status}`"
     owners,seen,res = _weight_owners(model),set(),{}

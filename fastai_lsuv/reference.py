@@ -12,7 +12,7 @@ import pandas as pd, torch
 from torch import nn
 from fastai.callback.hook import Hook, Hooks
 from .core import *
-from .core import (_as_batches, _check_batches, _quieting, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
+from .core import (_as_batches, _check_batches, _quieting, _runners, _main_output, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
                               _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table)
 
 # %% auto #0
@@ -75,7 +75,8 @@ def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_
 # %% ../nbs/01_reference.ipynb #a97add46
 def _module_loop(model, m, batches, name, **loop_kwargs) -> LSUVRow:
     "The course loop on `m`, a full forward pass of `model` on each batch per measurement"
-    with Hook(m, lambda module,i,o: _moments(o)) as h:
+    runner = _runners(model, [m])[m]
+    with Hook(runner, lambda module,i,o: _moments(_main_output(m, runner, o)), detach=False) as h:
         def measure():
             moments = []
             for inputs in batches:
@@ -119,7 +120,8 @@ def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measur
 def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
     "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
     order,inputs = {},_as_batches(xb)[0]
-    with Hooks(lsuv_targets(model, modules), lambda m,i,o: order.setdefault(m), detach=False), lsuv_mode(model):
+    target_of = {r:m for m,r in _runners(model, lsuv_targets(model, modules)).items()}
+    with Hooks(target_of, lambda r,i,o: order.setdefault(target_of[r]), detach=False), lsuv_mode(model):
         _quieting(model, lambda: model(*inputs), order.clear)
     return list(order)
 
@@ -149,11 +151,14 @@ def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first:bool=lsuv_def
 def target_stats(model:nn.Module, xb, modules=None) -> dict:
     "`{name: (mean, std)}` of every target module's output on `xb`, pooled over its batches (each batch's last call, like a fastai `Hook`), in LSUV's mode"
     calls,moments,targets = {},{},lsuv_targets(model, modules)
-    def hook(m, i, o): calls[targets[m]] = _moments(o)
+    target_of = {r:m for m,r in _runners(model, targets).items()}
+    def hook(r, i, o):
+        m = target_of[r]
+        calls[targets[m]] = _moments(_main_output(m, r, o))
     def measure():
         for inputs in _as_batches(xb):
             calls.clear()
             model(*inputs)
             for name,mom in calls.items(): moments.setdefault(name, []).append(mom)
-    with Hooks(targets, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
+    with Hooks(target_of, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
     return {name:_pooled(mom) for name,mom in moments.items()}
