@@ -290,9 +290,9 @@ def lsuv_07a(argv=None):
     seeds,pre_init = list(dict.fromkeys(s for r in a.seeds for s in r)),None if a.pre_init=='none' else a.pre_init
     torch.set_num_threads(a.threads)
     runs = f"{len(seeds)*len(inits)} trainings of {a.epochs} epoch{'s'*(a.epochs!=1)}" if a.epochs else 'no training'
-    print(f"course-v3 07a on MNIST: a 5-layer CNN initialised by kaiming alone, by LSUV mean first (07a's order) and by LSUV "
-          f"std first (this library's){', each after orthonormal weights' if pre_init else ''}; plain SGD at lr {a.lr}, "
-          f"seeds {' '.join(map(str, seeds))}: {runs}.\n")
+    print(textwrap.fill(f"course-v3 07a on MNIST: a 5-layer CNN initialised by kaiming alone, by LSUV mean first (07a's order) "
+                        f"and by LSUV std first (this library's){', each after orthonormal weights' if pre_init else ''}; plain "
+                        f"SGD at lr {a.lr}, seeds {' '.join(map(str, seeds))}: {runs}.", 100) + '\n')
     dls = cli_dls(a.data, p.prog, a.debug)
     model = seeded_model(seeds[0])
     names = [n for n,m in model.named_modules() if isinstance(m, ConvLayer)]
