@@ -49,3 +49,20 @@ def test_no_data_no_network(tmp_path):
     res = run(offline_07a, '--epochs', '0', env=env)
     assert _check_failure(res)
     assert 'Could not download' in res.stderr and not (tmp_path/'fastai'/'data'/'mnist.npz').exists()
+
+def test_study_grid_end_to_end(tmp_path):
+    "`lsuv-study` on a 2-seed, 1-lr grid of short runs, resumed, one row rerun alone, then the analysis of its CSV"
+    from fastai_lsuv.study.grid import compare_inits, divergence_counts, read_grid, study_answer
+    grid = ['--lrs', '0.3', '--seeds', '0-1', '--epochs', '1', '--batches', '4']
+    def study(out, *args):
+        res = run("from fastai_lsuv.study.grid import lsuv_study; lsuv_study()", '--out', str(out), *args)
+        assert res.returncode==0, res.stderr
+        return res.stdout
+    assert '8 to run' in study(tmp_path/'grid.csv', *grid)
+    assert '8 runs already there, 0 to run' in study(tmp_path/'grid.csv', *grid)
+    study(tmp_path/'one.csv', *grid[:2], '--seeds', '1', *grid[4:], '--inits', 'orthogonal-lsuv-std-first')
+    df,one = read_grid(tmp_path/'grid.csv'),read_grid(tmp_path/'one.csv')
+    row = df[(df.seed==1)&(df.init=='orthogonal-lsuv-std-first')].drop(columns='seconds').reset_index(drop=True)
+    assert row.equals(one.drop(columns='seconds')), (row, one)
+    assert len(compare_inits(df))==5 and divergence_counts(df).shape==(1, 4)
+    assert 'std first - mean first' in study_answer(df)

@@ -23,10 +23,9 @@ from .course import *
 from .data import *
 
 # %% auto #0
-__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'init_pairs', 'positive_float', 'positive_int',
-           'natural_int', 'seeded_model', 'seed_batches', 'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table',
-           'RunRecord', 'fit_init', 'run_results', 'accuracy_table', 'reproduce_07a', 'order_study', 'study_summary',
-           'sign_flip_p', 'paired_differences', 'difference_summary', 'study_conclusion', 'plot_losses', 'get_deep_cnn',
+__all__ = ['nfs_07a', 'inits', 'published_stats', 'published_accuracy', 'positive_float', 'positive_int', 'natural_int',
+           'seeded_model', 'seed_batches', 'first_batch', 'conv_layers', 'lsuv_orders', 'layer_table', 'RunRecord',
+           'fit_init', 'run_results', 'accuracy_table', 'study_summary', 'sign_flip_p', 'plot_losses', 'get_deep_cnn',
            'OneLineParser', 'seed_range', 'cli_dls', 'cli_layer_table', 'lsuv_07a']
 
 # %% ../../nbs/12_study_reproduce.ipynb #e113dd36
@@ -127,25 +126,6 @@ def accuracy_table(results:dict) -> pd.DataFrame:
             rows[init] |= {f'epoch {i+1}, 07a': a for i,a in enumerate(published_accuracy[init])}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('init')
 
-def reproduce_07a(dls, seed:int=0, epochs:int=2, lr:float=0.6) -> tuple:
-    "07a on `dls`: the per-layer table of both LSUV orders and the valid accuracy of the three inits; `(layers, accuracies, learners)`"
-    model,xb = seeded_model(seed),first_batch(dls, seed)
-    layers = layer_table(lsuv_orders(model, xb))
-    learners = {init: fit_init(model, dls, init, seed, epochs, lr) for init in inits} if epochs else {}
-    return layers, accuracy_table({k:run_results(l) for k,l in learners.items()}), learners
-
-# %% ../../nbs/12_study_reproduce.ipynb #3e1206d6
-def order_study(dls, seeds, get_model=None, epochs:int=2, lr:float=0.6, cbs=None) -> tuple:
-    "`fit_init` for each of `inits` and each seed: `(results, losses)`, a row per run and `{(init, seed): training losses}`"
-    rows,losses = [],{}
-    for seed in progress_bar(seeds, leave=False):
-        model = seeded_model(seed, get_model)
-        for init in inits:
-            r = run_results(fit_init(model, dls, init, seed, epochs, lr, cbs))
-            losses[init,seed] = r.pop('losses')
-            rows.append(dict(seed=seed, init=init, **r))
-    return pd.DataFrame(rows), losses
-
 # %% ../../nbs/12_study_reproduce.ipynb #48d1266f
 def _epochs(results): return [c for c in results.columns if c.startswith('epoch')]
 
@@ -158,8 +138,6 @@ def study_summary(results:pd.DataFrame) -> pd.DataFrame:
     return res
 
 # %% ../../nbs/12_study_reproduce.ipynb #7807030d
-init_pairs = (('std first','mean first'), ('mean first','kaiming'), ('std first','kaiming'))
-
 def sign_flip_p(d, n_mc:int=100_000, seed:int=0) -> float:
     "Two-sided p-value of the paired sign-flip test that the differences `d` are centred on 0: exact up to 20 differences, else from `n_mc` random sign patterns"
     d = np.asarray(d, dtype=float)
@@ -168,36 +146,6 @@ def sign_flip_p(d, n_mc:int=100_000, seed:int=0) -> float:
         for x in d: sums = np.concatenate([sums+x, sums-x])  # the sum under each of the 2^n sign patterns
     else: sums = np.random.default_rng(seed).choice([-1., 1.], (n_mc, len(d)))@d
     return float((np.abs(sums) >= abs(d.sum())*(1-1e-9)).mean())
-
-def paired_differences(results:pd.DataFrame, epoch:str='epoch 2', trained_only:bool=False) -> pd.DataFrame:
-    "Per seed, the difference in valid accuracy after `epoch` for each of `init_pairs` (NaN where a run diverged, if `trained_only`)"
-    wide = results.pivot(index='seed', columns='init', values=epoch)
-    if trained_only: wide = wide.mask(results.pivot(index='seed', columns='init', values='diverged'))
-    return pd.DataFrame({f'{a} - {b}': wide[a]-wide[b] for a,b in init_pairs})
-
-# %% ../../nbs/12_study_reproduce.ipynb #76ea9482
-def difference_summary(results:pd.DataFrame) -> pd.DataFrame:
-    "Paired differences per pair and epoch: mean, sd, seeds where the first init is ahead, sign-flip p; mean over the seeds where neither run diverged"
-    rows = []
-    for epoch in _epochs(results):
-        trained = paired_differences(results, epoch, trained_only=True)
-        for pair,d in paired_differences(results, epoch).items():
-            t = trained[pair].dropna()
-            rows.append({'epoch':epoch, 'pair':pair, 'mean':d.mean(), 'sd':d.std(), 'ahead':f'{(d>0).sum()} of {len(d)}',
-                         'p':sign_flip_p(d), 'mean, both trained':t.mean(), 'seeds, both trained':len(t)})
-    return pd.DataFrame(rows).set_index(['epoch','pair'])
-
-def study_conclusion(results:pd.DataFrame, name:str='the model', alpha:float=0.05) -> str:
-    "What the study shows, in sentences built from its numbers"
-    lines = []
-    for (epoch,pair),r in difference_summary(results).iterrows():
-        a,b = pair.split(' - ')
-        nums = f"{r['mean']:+.4f} ± {r['sd']:.4f} valid accuracy, {a} ahead in {r['ahead']} seeds, p = {r['p']:.3f}"
-        verdict = (f"{a} {'beats' if r['mean']>0 else 'trails'} {b}" if r['p']<alpha else f"no measurable difference between {a} and {b}")
-        lines.append(f"{name}, after {epoch}: {verdict} ({nums}).")
-    g = results.groupby('init', sort=False)['diverged']
-    lines.append(f"{name}, diverged runs: " + ', '.join(f'{init} {d} of {n}' for init,d,n in zip(g.sum().index, g.sum(), g.size())) + '.')
-    return '\n'.join(lines)
 
 # %% ../../nbs/12_study_reproduce.ipynb #3944cb8c
 def plot_losses(losses:dict, n_batches:int=100, ax=None, title=None):
@@ -290,9 +238,9 @@ def lsuv_07a(argv=None):
     seeds,pre_init = list(dict.fromkeys(s for r in a.seeds for s in r)),None if a.pre_init=='none' else a.pre_init
     torch.set_num_threads(a.threads)
     runs = f"{len(seeds)*len(inits)} trainings of {a.epochs} epoch{'s'*(a.epochs!=1)}" if a.epochs else 'no training'
-    print(f"course-v3 07a on MNIST: a 5-layer CNN initialised by kaiming alone, by LSUV mean first (07a's order) and by LSUV "
-          f"std first (this library's){', each after orthonormal weights' if pre_init else ''}; plain SGD at lr {a.lr}, "
-          f"seeds {' '.join(map(str, seeds))}: {runs}.\n")
+    print(textwrap.fill(f"course-v3 07a on MNIST: a 5-layer CNN initialised by kaiming alone, by LSUV mean first (07a's order) "
+                        f"and by LSUV std first (this library's){', each after orthonormal weights' if pre_init else ''}; plain "
+                        f"SGD at lr {a.lr}, seeds {' '.join(map(str, seeds))}: {runs}.", 100) + '\n')
     dls = cli_dls(a.data, p.prog, a.debug)
     model = seeded_model(seeds[0])
     names = [n for n,m in model.named_modules() if isinstance(m, ConvLayer)]
