@@ -16,7 +16,7 @@ Per model it records:
 - `worst_dev`, `off_rows`: the statistics of every `ok` / `no bias` row measured again after LSUV (`target_stats`):
   the worst distance from the targets (std, and mean for `ok`) and how many rows are further than `tol` from them;
 - `seed_diff`: two `lsuv_init` runs from the same initial weights under different global seeds; the max relative
-  parameter difference (max over parameters of `max|a-b| / max|b|`): 0 when the result does not depend on the
+  parameter difference (max over parameters of `max|a-b| / max(max|a|, max|b|)`): 0 when the result does not depend on the
   random state;
 - `course_diff`: the same measure against `lsuv_init_course`, the course loop, where it fits in `--course-budget`
   seconds (estimated from the forward time and the iterations `lsuv_init` needed);
@@ -180,13 +180,13 @@ def build(model_id, args):
 def snapshot(model): return {k:v.detach().clone() for k,v in model.state_dict().items()}
 
 def rel_diff(a, b):
-    "Max over tensors of `max|a-b| / max|b|` (float tensors only)"
+    "Max over float tensors of `max|a-b| / max(max|a|, max|b|)`: 0 when equal, at most 2"
     res = 0.
     for k in b:
         if not b[k].is_floating_point(): continue
-        d = (a[k].double()-b[k].double()).abs().max().item()
-        if d==0: continue
-        res = max(res, d/max(b[k].double().abs().max().item(), 1e-30))
+        x,y = a[k].double(),b[k].double()
+        d = (x-y).abs().max().item()
+        if d>0: res = max(res, d/max(x.abs().max().item(), y.abs().max().item()))
     return res
 
 def weight_factor(before, after):

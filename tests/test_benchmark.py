@@ -10,9 +10,10 @@ def test_speed_benchmark_quick(tmp_path):
     assert res.returncode==0, res.stderr
     table = (tmp_path/'speed_cpu.md').read_text()
     assert table in res.stdout
-    for method in ['plain forward', 'lsuv_init (fastai_lsuv', 'lsuv_init_course', 'PyPI lsuv']: assert method in table
+    for method in ['plain forward', 'lsuv_init (fastai_lsuv', 'lsuv_init_course', 'PyPI lsuv', '### Small layers']: assert method in table
     for target in ['lsuv_init time / forward time', 'course loop time / lsuv_init time', 'PyPI lsuv time / lsuv_init time',
-                   'lsuv_init peak memory / forward peak', 'max relative parameter difference']:
+                   'lsuv_init peak memory / forward peak', 'max relative parameter difference',
+                   'mobilenet_v3_small, batch 2x3x32x32: lsuv_init time / forward time', 'plain CNNs of 16 channels: lsuv_init time']:
         row = next(l for l in table.splitlines() if l.startswith(f'| {target}'))
         assert row.rstrip(' |').endswith(('PASS','FAIL','SKIP')), row
     # the one-pass result equals the course loop's on the tiny model too
