@@ -22,10 +22,9 @@ import torch, torchvision
 from torch import nn
 import fastai
 from fastai.vision.models import xresnet
-try: from fastai_lsuv.api import lsuv_init
-except ImportError: from fastai_lsuv.core import lsuv_init
-try: from fastai_lsuv.reference import lsuv_init_course
-except ImportError: from fastai_lsuv.core import lsuv_init_course
+from fastai_lsuv.core import Batches
+from fastai_lsuv.api import lsuv_init
+from fastai_lsuv.reference import lsuv_init_course
 
 try: import lsuv as pypi_lsuv
 except ImportError: pypi_lsuv = None
@@ -116,7 +115,8 @@ def pypi(model, xb, args):
 def forward_batches(model, xbs, args):
     with torch.no_grad(): return [model(xb) for xb in xbs]
 
-runners = dict(forward=forward, ours=ours, course=course, pypi=pypi, forward_batches=forward_batches, ours_batches=ours)
+runners = dict(forward=forward, ours=ours, course=course, pypi=pypi, forward_batches=forward_batches,
+               ours_batches=lambda model, xbs, args: ours(model, Batches(*xbs), args))
 labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
               course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
               forward_batches='plain forward of each batch', ours_batches='lsuv_init on the list of batches')

@@ -33,12 +33,9 @@ import pandas as pd, torch
 from torch import nn
 import torchvision
 
-try: from fastai_lsuv.api import lsuv_init
-except ImportError:
-    try: from fastai_lsuv.all import lsuv_init
-    except ImportError: from fastai_lsuv.core import lsuv_init
-try: from fastai_lsuv.reference import lsuv_init_course, target_stats
-except ImportError: from fastai_lsuv.core import lsuv_init_course, target_stats
+from fastai_lsuv.core import Batches
+from fastai_lsuv.api import lsuv_init
+from fastai_lsuv.reference import lsuv_init_course, target_stats
 
 try: import timm
 except ImportError: timm = None
@@ -229,7 +226,8 @@ def measure(model_id, args):
         model,xb,size = build(model_id, args)
         row['input'] = f"{len(xb)}x{tuple(xb[0].shape)}" if isinstance(xb, list) else str(tuple(xb.shape))
         init = snapshot(model)
-        lsuv = lambda: lsuv_init(model, xb, tol=args.tol, max_iter=args.max_iter, show_progress=False)
+        lsuv_xb = Batches(*xb) if isinstance(xb, list) else xb  # a list holds several batches
+        lsuv = lambda: lsuv_init(model, lsuv_xb, tol=args.tol, max_iter=args.max_iter, show_progress=False)
         times,afters,stats = dict(forward=[], lsuv=[]),[],None
         run_forward(model, xb); model.load_state_dict(init)  # warm-up
         for r in range(args.repeats):
@@ -257,7 +255,7 @@ def measure(model_id, args):
         model.load_state_dict(afters[0])
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            row['worst_dev'],row['off_rows'] = deviations(stats, target_stats(model, xb), args.tol)
+            row['worst_dev'],row['off_rows'] = deviations(stats, target_stats(model, lsuv_xb), args.tol)
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
         row['course_diff'] = math.nan
@@ -265,7 +263,7 @@ def measure(model_id, args):
             model.load_state_dict(init)
             torch.manual_seed(1000)
             try:
-                lsuv_init_course(model, xb, tol=args.tol, max_iter=args.max_iter)
+                lsuv_init_course(model, lsuv_xb, tol=args.tol, max_iter=args.max_iter)
                 row['course_diff'] = rel_diff(afters[0], snapshot(model))
             except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
     except Timeout: row['error'] = f'timeout: over --model-timeout {args.model_timeout}s'

@@ -16,6 +16,7 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
 from .core import *
+from .api import *
 from .core import _rng_states, _set_rng_states
 
 # %% auto #0
@@ -44,7 +45,7 @@ def lsuv_batch(learn:Learner, n_batches:int=1):
     if len(batches)<n_batches:
         raise ValueError(f"LSUV: `n_batches={n_batches}`, but the training DataLoader has only {len(batches)} batches")
     xbs = [_model_inputs(learn, b) for b in batches]
-    return xbs[0] if n_batches==1 else xbs
+    return xbs[0] if n_batches==1 else Batches(*xbs)
 
 # %% ../nbs/01_callback.ipynb #6578414b
 def lsuv_done(model:nn.Module) -> bool:

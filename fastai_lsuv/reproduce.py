@@ -18,7 +18,7 @@ from fastai.metrics import accuracy
 from fastai.optimizer import SGD
 from fastai.torch_core import set_seed
 from fastprogress.fastprogress import progress_bar
-from .core import *
+from .reference import *
 from .callback import *
 from .course import *
 from .data import *

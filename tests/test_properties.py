@@ -3,7 +3,8 @@ import random
 import numpy as np, torch
 from torch import nn
 from hypothesis import given, settings, strategies as st
-from fastai_lsuv.core import lsuv_init, target_stats
+from fastai_lsuv.api import lsuv_init
+from fastai_lsuv.reference import target_stats
 
 torch.set_num_threads(1)
 
