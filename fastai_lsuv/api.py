@@ -11,7 +11,7 @@ import pandas as pd
 from torch import nn
 from fastprogress.fastprogress import progress_bar
 from .core import *
-from .core import _lsuv_setup, _pre_inits, _restore_params, _save_params, _table
+from .core import _lsuv_setup, _quieting, _pre_inits, _restore_params, _save_params, _table
 from .engine import _OnePass
 
 # %% auto #0
@@ -50,7 +50,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
     with lsuv_mode(model):
         try:
             for m in original: _pre_inits[pre_init](m)
-            run.run()
+            _quieting(model, run.run, run.reset)
             if skip_last and run.rows:
                 last = run.done[-1]
                 run.undo(last)

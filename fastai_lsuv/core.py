@@ -116,6 +116,44 @@ def lsuv_mode(model:nn.Module):
         _set_rng_states(rng)
 
 # %% ../nbs/00_core.ipynb #32bb3124
+class _RandomDraw(Exception):
+    "`module`'s forward drew random numbers"
+    def __init__(self, module): self.module = module
+
+def _generator_states():
+    "The states of the random generators torch draws from: the CPU's and, once CUDA is in use, every device's"
+    return torch.default_generator.get_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
+
+def _same_states(a, b): return torch.equal(a[0], b[0]) and all(torch.equal(x, y) for x,y in zip(a[1], b[1]))
+
+@contextmanager
+def _watch_random(model):
+    "Raise `_RandomDraw` from the first module of `model` whose forward changes a random generator's state"
+    watched,starts = set(model.modules()),{}
+    def before(m, args):
+        if m in watched: starts.setdefault(m, []).append(_generator_states())
+    def after(m, args, out):
+        if m in watched and starts.get(m) and not _same_states(starts[m].pop(), _generator_states()): raise _RandomDraw(m)
+    hooks = [nn.modules.module.register_module_forward_pre_hook(before), nn.modules.module.register_module_forward_hook(after)]
+    try: yield
+    finally:
+        for h in hooks: h.remove()
+
+def _quieting(model, f, undo=None):
+    "`f()` in a retry loop: each module of `model` that draws random numbers is quieted, and `undo()` called before trying again"
+    while True:
+        try:
+            with _watch_random(model): return f()
+        except _RandomDraw as e:
+            if undo is not None: undo()
+            cls = type(e.module)
+            if not e.module.training:
+                warnings.warn(f"LSUV: {cls.__name__} draws random numbers even in eval mode; LSUV's statistics depend on the random state")
+                return f()
+            for m in model.modules():
+                if type(m) is cls: m.training = False
+
+# %% ../nbs/00_core.ipynb #6b13cf1c
 def _as_inputs(xb):
     "One batch as a tuple of the model's inputs"
     if not isinstance(xb, (list,tuple)): return (xb,)
@@ -143,7 +181,7 @@ def _check_batches(batches):
                 raise ValueError(f"LSUV: input {i} of the batch contains NaN or inf; LSUV needs a finite batch "
                                  "(check the data and its normalisation). The model was left unchanged")
 
-# %% ../nbs/00_core.ipynb #9ef7e9b5
+# %% ../nbs/00_core.ipynb #6583f9c8
 def _has_bias(m):
     "Whether `m` has a bias LSUV may shift: a frozen bias tensor counts as none"
     b = getattr(m, 'bias', None)
@@ -167,10 +205,10 @@ def _restore_params(m, saved):
     if isinstance(b, Tensor): m.bias.data.copy_(b)
     elif b is not None: m.bias = b
 
-# %% ../nbs/00_core.ipynb #6583f9c8
+# %% ../nbs/00_core.ipynb #686b1c7c
 lsuv_defaults = AttrDict(mean_first=False, tol=1e-3, max_iter=10, std=1., mean=0.)
 
-# %% ../nbs/00_core.ipynb #9c6cea83
+# %% ../nbs/00_core.ipynb #9f77396e
 def orthogonal_init_(m:nn.Module):
     "Step 1 of the paper's LSUV: an orthonormal weight of `m`'s real layout, bias zeroed"
     w,groups = m.weight.data,getattr(m, 'groups', 1)
@@ -186,7 +224,7 @@ def orthogonal_init_(m:nn.Module):
 
 _pre_inits = {None: None, 'orthogonal': orthogonal_init_}
 
-# %% ../nbs/00_core.ipynb #686b1c7c
+# %% ../nbs/00_core.ipynb #69c698fa
 def _selectors(modules):
     "`modules` as a list of classes, patterns, modules and predicates"
     return list(modules) if isinstance(modules, (list,tuple,L)) else [modules]
@@ -212,7 +250,7 @@ def check_lsuv_args(modules=None, mean_first:bool=lsuv_defaults.mean_first, tol:
     for k,v in dict(mean_first=mean_first, skip_last=skip_last).items():
         if not isinstance(v, bool): raise TypeError(f"LSUV: `{k}` must be True or False, got {v!r}")
 
-# %% ../nbs/00_core.ipynb #f073be9f
+# %% ../nbs/00_core.ipynb #0d53278c
 _lsuv_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 def _matches(o, name, m):
@@ -232,7 +270,7 @@ def _weight_owners(model):
     for _,p in model.named_parameters(remove_duplicate=False): counts[id(p)] = counts.get(id(p), 0)+1
     return counts
 
-# %% ../nbs/00_core.ipynb #6c443d4f
+# %% ../nbs/00_core.ipynb #258285fa
 def lsuv_targets(model:nn.Module, modules=None) -> dict:
     "The modules of `model` LSUV would initialise, `{module: name}` in registration order"
     if modules is None:
@@ -260,7 +298,7 @@ def _untouchable(model, targets):
         seen.add(id(w))
     return res
 
-# %% ../nbs/00_core.ipynb #f1fa436d
+# %% ../nbs/00_core.ipynb #253d972a
 def _lsuv_setup(model, xb, modules):
     "The checked batches of `xb`, the targets `{module: name}`, and the targets left alone `{module: status}`"
     batches = _as_batches(xb)

@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/engine.html.md"""
 
 # %% ../nbs/02_engine.ipynb #dc1c3f7f
 from __future__ import annotations
-import queue, threading, warnings
+import threading, warnings
 from functools import partial
 import torch
 from torch import nn, Tensor
@@ -99,6 +99,11 @@ class _Journal:
         self.pending.clear()
         for m in reversed(self.start): _restore_params(m, self.start[m])
 
+    def reset(self):
+        "Put every parameter back and forget the pass, to start it again"
+        self.restore()
+        self.rows.clear(); self.start.clear()
+
 # %% ../nbs/02_engine.ipynb #10a76ca1
 class _OnePass(_Journal):
     "LSUV on `targets` (`{module: name}`) of `model`, in as few forward passes of `batches` as the model allows"
@@ -175,42 +180,57 @@ class _OnePass(_Journal):
         self.finish(m, _module_loop(self.model, m, self.batches, self.targets[m], **self.loop_kwargs))
 
 # %% ../nbs/02_engine.ipynb #87ecafd1
-class _Abort(Exception): "Another batch stopped the pass"
+class _Abort(Exception): "The pass stopped: the batch's forward pass unwinds"
+
+class _Batch:
+    "One batch's forward pass in a thread that runs only while `step` waits for it, stopping at each target module"
+    def __init__(self, run, inputs):
+        self.run,self.inputs,self.started,self.finished = run,inputs,False,False
+        self.go,self.stopped,self.reply = threading.Event(),threading.Event(),None
+        self.thread = threading.Thread(target=self.forward, daemon=True)
+
+    def forward(self):
+        self.run.local.called,self.run.local.submit = set(),self.submit
+        try:
+            with torch.no_grad(): self.run.model(*self.inputs)  # grad mode is per thread
+            self.stop = None
+        except BaseException as e: self.stop = e
+        self.finished = True
+        self.stopped.set()
+
+    def submit(self, m, item):
+        "The target hook's turn: stop at `m` until the pass replies with the corrected output"
+        self.stop = (m, item)
+        self.stopped.set()
+        self.go.wait(); self.go.clear()
+        if self.reply is None: raise _Abort()
+        return self.reply
+
+    def step(self, reply=None):
+        "Let the batch run to its next target module or its end, with `reply` as the corrected output where it stopped"
+        self.reply = reply
+        self.stopped.clear()
+        if self.started: self.go.set()
+        else: self.started = True; self.thread.start()
+        self.stopped.wait()
+        return self.stop
+
+    def abort(self):
+        if self.started and not self.finished: self.step(None)
 
 @patch
 def forward_group(self:_OnePass):
-    "Run each batch in its own thread, meeting at every target module to initialise it on the statistics of all batches"
-    inbox,aborted = queue.Queue(),threading.Event()
-    def submit(m, item):
-        if aborted.is_set(): raise _Abort()
-        slot = dict(item=item, ready=threading.Event())
-        inbox.put((m, slot))
-        slot['ready'].wait()
-        if 'out' not in slot: raise _Abort()
-        return slot['out']
-    def worker(inputs):
-        self.local.called,self.local.submit = set(),submit
-        try:
-            with torch.no_grad(): self.model(*inputs)  # grad mode is per thread
-            inbox.put((None, None))
-        except BaseException as e: inbox.put((None, e))
-    threads = [threading.Thread(target=worker, args=(inputs,), daemon=True) for inputs in self.batches]
-    for t in threads: t.start()
-    waiting,finished = [],0
+    "Run the batches' forward passes in turns, meeting at every target module to initialise it on the statistics of all batches"
+    batches,replies = [_Batch(self, inputs) for inputs in self.batches],[None]*len(self.batches)
     try:
-        while finished<len(threads):
-            m,slot = inbox.get()
-            if m is not None: waiting.append((m, slot))
-            else:
-                finished += 1
-                if slot is not None: raise slot
-            if waiting and len(waiting)+finished==len(threads):
-                if finished or len({id(m) for m,_ in waiting})>1:
-                    raise ValueError("LSUV: with several batches, every batch must run the same modules in the same order")
-                outs = self.process(waiting[0][0], [slot['item'] for _,slot in waiting])
-                for (_,slot),o in zip(waiting, outs): slot['out'] = o; slot['ready'].set()
-                waiting = []
+        while True:
+            stops = []
+            for b,reply in zip(batches, replies):
+                stops.append(b.step(reply))
+                if isinstance(stops[-1], BaseException): raise stops[-1]
+            if all(b.finished for b in batches): return
+            if any(b.finished for b in batches) or len({id(m) for m,_ in stops})>1:
+                raise ValueError("LSUV: with several batches, every batch must run the same modules in the same order")
+            replies = self.process(stops[0][0], [item for _,item in stops])
     finally:
-        aborted.set()
-        for _,slot in waiting: slot['ready'].set()
-        for t in threads: t.join()
+        for b in batches: b.abort()

@@ -12,7 +12,7 @@ import pandas as pd, torch
 from torch import nn
 from fastai.callback.hook import Hook, Hooks
 from .core import *
-from .core import (_as_batches, _check_batches, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
+from .core import (_as_batches, _check_batches, _quieting, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
                               _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table)
 
 # %% auto #0
@@ -93,7 +93,9 @@ def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measur
     with lsuv_mode(model):
         try:
             if pre_init: _pre_inits[pre_init](m)
-            row = _module_loop(model, m, batches, name, mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
+            start = _save_params(m)
+            row = _quieting(model, partial(_module_loop, model, m, batches, name, mean_first=mean_first, tol=tol,
+                                           max_iter=max_iter, std=std, mean=mean), partial(_restore_params, m, start))
         except BaseException:
             _restore_params(m, saved)
             raise
@@ -104,7 +106,7 @@ def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
     "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
     order,inputs = {},_as_batches(xb)[0]
     with Hooks(lsuv_targets(model, modules), lambda m,i,o: order.setdefault(m), detach=False), lsuv_mode(model):
-        model(*inputs)
+        _quieting(model, lambda: model(*inputs), order.clear)
     return list(order)
 
 # %% ../nbs/01_reference.ipynb #a1faf118
@@ -116,12 +118,16 @@ def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first:bool=lsuv_def
     batches,targets,untouched = _lsuv_setup(model, xb, modules)
     order = [m for m in forward_order(model, xb, modules) if m not in untouched]
     saved,rows = {m:_save_params(m) for m in order},{}
+    def course():
+        for m in order: rows[m] = _module_loop(model, m, batches, targets[m], mean_first=mean_first, tol=tol,
+                                               max_iter=max_iter, std=std, mean=mean)
+    def undo():
+        rows.clear()
+        for m in reversed(saved): _restore_params(m, saved[m])
     with lsuv_mode(model):
-        try:
-            for m in order: rows[m] = _module_loop(model, m, batches, targets[m], mean_first=mean_first, tol=tol,
-                                                   max_iter=max_iter, std=std, mean=mean)
+        try: _quieting(model, course, undo)
         except BaseException:
-            for m in reversed(saved): _restore_params(m, saved[m])
+            undo()
             raise
     return _table(targets, rows, untouched)
 
@@ -130,9 +136,10 @@ def target_stats(model:nn.Module, xb, modules=None) -> dict:
     "`{name: (mean, std)}` of every target module's output on `xb`, pooled over its batches (each batch's last call, like a fastai `Hook`), in LSUV's mode"
     calls,moments,targets = {},{},lsuv_targets(model, modules)
     def hook(m, i, o): calls[targets[m]] = _moments(o)
-    with Hooks(targets, hook, detach=False), lsuv_mode(model):
+    def measure():
         for inputs in _as_batches(xb):
             calls.clear()
             model(*inputs)
             for name,mom in calls.items(): moments.setdefault(name, []).append(mom)
+    with Hooks(targets, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
     return {name:_pooled(mom) for name,mom in moments.items()}
