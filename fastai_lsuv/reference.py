@@ -60,8 +60,8 @@ def _lsuv_row(first, measure, scale, shift, name, mean_first, tol, max_iter, std
     return LSUVRow(name, *first, mu, sd, iters, status)
 
 # %% ../nbs/01_reference.ipynb #a97add46
-def _module_loop(model, m, batches, name, **loop_kwargs) -> LSUVRow:
-    "The course loop on `m`, a full forward pass of `model` on each batch per measurement"
+def _module_loop(model, m, batches, name, pooled=_pooled, **loop_kwargs) -> LSUVRow:
+    "The course loop on `m`, a full forward pass of `model` on each batch per measurement, pooled by `pooled`"
     with Hook(m, lambda module,i,o: _moments(o)) as h:
         def measure():
             moments = []
@@ -70,7 +70,7 @@ def _module_loop(model, m, batches, name, **loop_kwargs) -> LSUVRow:
                 model(*inputs)
                 if h.stored is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
                 moments.append(h.stored)
-            return _pooled(moments)
+            return pooled(moments)
         shift = partial(_shift_bias, m) if _has_bias(m) else None
         return _lsuv_row(measure(), measure, partial(_scale_weight, m), shift, name, **loop_kwargs)
 
