@@ -23,11 +23,16 @@ if [ -n "$missing" ]; then python3 -m pip install -q --no-index --no-deps --no-c
 # fastai imports scipy and scikit-learn when it loads, for metrics and data splits LSUV never calls: where they are
 # missing, empty stand-ins at the end of the path let the import through (a call into one would fail loudly)
 mkdir -p "$stubs/scipy" "$stubs/sklearn"
-python3 -c 'import scipy' 2>/dev/null || printf '"Stand-in: scipy is not installed"\n' > "$stubs/scipy/__init__.py"
-python3 -c 'import sklearn' 2>/dev/null || printf '"Stand-in: scikit-learn is not installed"\n' > "$stubs/sklearn/__init__.py"
-for m in scipy/ndimage scipy/stats sklearn/metrics sklearn/model_selection; do
-    if [ -f "$stubs/${m%%/*}/__init__.py" ]; then
-        printf 'def __getattr__(name): raise ImportError(f"%s.{name}: not installed")\n' "${m/\//.}" > "$stubs/$m.py"
+cat > "$stubs/stub.py" <<'EOF'
+"Stand-in for a package that is not installed: its names import, and fail when called"
+def __getattr__(name):
+    if name.startswith('__'): raise AttributeError(name)
+    def missing(*args, **kwargs): raise ImportError(f"{__name__}.{name}: not installed on this machine")
+    return missing
+EOF
+for pkg in scipy sklearn; do
+    if ! python3 -c "import $pkg" 2>/dev/null; then
+        for m in __init__ ndimage stats metrics model_selection; do cp "$stubs/stub.py" "$stubs/$pkg/$m.py"; done
     fi
 done
 export PYTHONPATH="$site:$PWD:$stubs"
