@@ -69,5 +69,6 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
                 raise
     stats = _table(targets, run.rows, untouched)
     for name in stats.module[stats.status==LSUVStatus.not_run]:
-        warnings.warn(f"LSUV: module '{name}' did not run in the forward pass; it was left unchanged")
+        warnings.warn(f"LSUV: module '{name}' did not run in the forward pass (a parent module may use its weight functionally, "
+                      "as Swin's attention does with its qkv projection); it was left unchanged")
     return stats

@@ -31,6 +31,7 @@ class LSUVStatus(str, Enum):
     not_run = 'not run'
     skipped = 'skipped'
     not_a_tensor = 'not a tensor'
+    insensitive = 'insensitive'
 
     def __str__(self): return self.value
     __hash__ = str.__hash__  # a status and its string are the same key in sets and `isin`
@@ -38,7 +39,7 @@ class LSUVStatus(str, Enum):
     @property
     def measured(self) -> bool:
         "Whether LSUV ran its loop on the module; otherwise its parameters were never touched"
-        return self in (LSUVStatus.ok, LSUVStatus.no_bias, LSUVStatus.not_converged, LSUVStatus.dead)
+        return self in (LSUVStatus.ok, LSUVStatus.no_bias, LSUVStatus.not_converged, LSUVStatus.dead, LSUVStatus.insensitive)
 
 unmeasured_statuses = frozenset(s for s in LSUVStatus if not s.measured)
 
@@ -187,7 +188,14 @@ def _has_bias(m):
     b = getattr(m, 'bias', None)
     return b is not None and not (isinstance(b, Tensor) and not b.requires_grad)
 
-def _scale_weight(m, f): m.weight.data.div_(f)
+def _weight(m):
+    "The parameter that sets the scale of `m`'s output: its weight, or the magnitude `g` of a weight-normed weight"
+    if nn.utils.parametrize.is_parametrized(m, 'weight'):
+        p = m.parametrizations.weight
+        return p.original0 if type(p[0]).__name__=='_WeightNorm' else getattr(p, 'original', None)
+    return getattr(m, 'weight_g', m.weight)  # the deprecated `nn.utils.weight_norm` keeps `weight_g` and `weight_v`
+
+def _scale_weight(m, f): _weight(m).data.div_(f)
 
 def _shift_bias(m, d):
     b = m.bias
@@ -197,11 +205,11 @@ def _shift_bias(m, d):
 def _save_params(m):
     "What `_restore_params` needs to put `m`'s weight and bias back exactly"
     b = m.bias if _has_bias(m) else None
-    return m.weight.detach().clone(), (b.detach().clone() if isinstance(b, Tensor) else b)
+    return _weight(m).detach().clone(), (b.detach().clone() if isinstance(b, Tensor) else b)
 
 def _restore_params(m, saved):
     w,b = saved
-    m.weight.data.copy_(w)
+    _weight(m).data.copy_(w)
     if isinstance(b, Tensor): m.bias.data.copy_(b)
     elif b is not None: m.bias = b
 
@@ -278,7 +286,7 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
     if modules is None:
         owners = _weight_owners(model)
         return {m:n for n,m in model.named_modules()
-                if isinstance(m, _lsuv_types) and m.weight.requires_grad and owners[id(m.weight)]==1}
+                if isinstance(m, _lsuv_types) and _weight(m).requires_grad and owners[id(_weight(m))]==1}
     selectors,res = _selectors(modules),{}
     for o in selectors:
         if isinstance(o, nn.Module):
@@ -290,11 +298,20 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
     if not res: warnings.warn(f"LSUV: `modules={modules!r}` matches no module with a weight; nothing was initialised")
     return res
 
+def _runners(model, targets) -> dict:
+    "`{target: module whose output is the target's}`: an `nn.MultiheadAttention` for its `out_proj`, the target itself otherwise"
+    attention = {a.out_proj: a for a in model.modules() if isinstance(a, nn.MultiheadAttention)}
+    return {m:attention.get(m, m) for m in targets}
+
+def _main_output(m, runner, o):
+    "The output of target `m` in what `runner` returns: attention returns `(output, weights)`"
+    return o if runner is m else o[0]
+
 def _untouchable(model, targets):
     "The targets whose weight is frozen or shared: `{module: status}`"
     owners,seen,res = _weight_owners(model),set(),{}
     for m in targets:
-        w = m.weight
+        w = _weight(m)
         if not w.requires_grad: res[m] = LSUVStatus.frozen
         elif owners.get(id(w), 0)>1 or id(w) in seen: res[m] = LSUVStatus.tied
         seen.add(id(w))

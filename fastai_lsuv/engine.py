@@ -13,8 +13,8 @@ import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_has_bias, _lsuv_types, _moments, _pooled, _restore_params, _save_params, _scale_weight,
-                              _shift_bias)
+from .core import (_has_bias, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+                              _scale_weight, _shift_bias)
 from .reference import _lsuv_row, _module_loop
 
 # %% auto #0
@@ -35,7 +35,10 @@ class _AffineOutput:
         pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
         self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
         self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
-        self.b,self.c,self.n,self.ops = self.b0.clone(),1.,round(counts.sum().item())*mu.shape[-1],[]
+        self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
+        self.eps = torch.finfo(o.dtype).eps
+        self.n = round(counts.sum().item())*mu.shape[-1]
+        self.reset()
 
     def channel_stats(self, o):
         "Per-channel mean and population variance of `o`, with BatchNorm's own kernel (a reduction over dim 1)"
@@ -48,8 +51,13 @@ class _AffineOutput:
         var = (self.c**2*self.var).mean() + mu.var(correction=0)
         return mu.mean().item(), (var*self.n/(self.n-1)).sqrt().item()
 
+    def reset(self): self.b,self.c,self.ops = self.b0.clone(),1.,[]
     def scale(self, f): self.c /= f; self.ops.append((_scale_weight, f))
     def shift(self, d): self.b -= d; self.ops.append((_shift_bias, d))
+
+    def exact(self, tol):
+        "Whether the rounding error of `o`, magnified by the correction, stays far below `tol`"
+        return self.c*self.size*self.eps <= 0.01*tol
 
     def correct_(self, o):
         "Turn `o` into the output of the corrected module, in place, in one pass over it"
@@ -67,8 +75,10 @@ class _Pause(Exception):
     "The forward pass reached `module`, which needs the course loop"
     def __init__(self, module): self.module = module
 
-def _is_affine(m):
-    return (type(m) in _lsuv_types and not m._forward_pre_hooks and len(m._forward_hooks)==1
+def _is_affine(m, runner):
+    "Whether `runner`'s output is `Wx+b` of `m`'s own weight and bias, with no hook but the pass's"
+    plain = type(m) in _lsuv_types if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
+    return (plain and not runner._forward_pre_hooks and len(runner._forward_hooks)==1
             and not nn.utils.parametrize.is_parametrized(m))
 
 def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
@@ -114,6 +124,8 @@ class _OnePass(_Journal):
         super().__init__()
         store_attr('model,batches,targets,progress,ranks,loop_kwargs')
         self.pooled = _pooled if ranks is None else ranks.pooled
+        self.runners = _runners(model, targets)
+        self.target_of = {r:m for m,r in self.runners.items()}
         self.slow,self.rerunning,self.local = set(),False,threading.local()
 
     def run(self):
@@ -123,7 +135,7 @@ class _OnePass(_Journal):
             except _Replan as e: self.undo(e.module); self.slow.add(e.module); self.commit()
 
     def forward(self):
-        hooks = [m.register_forward_hook(self.hook, with_kwargs=True) for m in self.targets]
+        hooks = [r.register_forward_hook(self.hook, with_kwargs=True) for r in self.target_of]
         try:
             if len(self.batches)>1: return self.forward_group()
             self.local.called,self.local.submit = set(),lambda m,item: self.process(m, [item])[0]
@@ -131,8 +143,9 @@ class _OnePass(_Journal):
         finally:
             for h in hooks: h.remove()
 
-    def hook(self, m, args, kwargs, o):
+    def hook(self, runner, args, kwargs, o):
         if self.rerunning: return
+        m = self.target_of[runner]
         first = m not in self.local.called
         self.local.called.add(m)
         if m in self.slow:
@@ -140,40 +153,49 @@ class _OnePass(_Journal):
             return
         if not first: raise _Replan(m)
         if m in self.rows: return
-        return self.local.submit(m, (args, kwargs, o))
+        out = self.local.submit(m, (args, kwargs, o))
+        return out if runner is m else (out, *o[1:])
 
     def process(self, m, items):
         "Initialise `m` from its first call on each batch, `items` of `(args, kwargs, output)`; returns the corrected outputs"
-        name,outs = self.targets[m],[o for *_,o in items]
+        name,runner = self.targets[m],self.runners[m]
+        outs = [_main_output(m, runner, o) for *_,o in items]
         if not all(isinstance(o, Tensor) for o in outs):
             warnings.warn(f"LSUV: module '{name}' returns {type(outs[0]).__name__}, not a tensor; it was left unchanged")
             row = LSUVRow.untouched(name, LSUVStatus.not_a_tensor)
-        elif _is_affine(m): row,outs = self.correct_affine(m, outs)
+        elif _is_affine(m, runner) and (fast := self.correct_affine(m, outs)): row,outs = fast
         else: row = self.correct_rerun(m, items, outs)
         self.finish(m, row)
         return outs
 
     def correct_affine(self, m, outs):
-        "The analytic path: the row, and `outs` corrected in place; the corrections wait in the journal"
+        "The analytic path: the row, and `outs` corrected in place, the corrections waiting in the journal; `None` if it is not exact"
         out = _AffineOutput(m, outs, self.ranks)
-        row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, self.targets[m], **self.loop_kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
+                            self.targets[m], **self.loop_kwargs)
+        if not out.exact(self.loop_kwargs['tol']): return None
+        for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.pending[m] = out.ops
-        if row.status!=LSUVStatus.dead: outs = [out.correct_(o) for o in outs]
+        if out.ops: outs = [out.correct_(o) for o in outs]
         return row, outs
 
     def correct_rerun(self, m, items, outs):
-        "Re-run `m` on its own inputs for each measurement, `outs` replaced by the last outputs; the parameters change at once"
-        self.commit(set(m.modules()))
+        "Re-run `m` (or the module that runs it) on its own inputs for each measurement, `outs` replaced by the last outputs; the parameters change at once"
+        runner = self.runners[m]
+        self.commit(set(runner.modules()))
         self.save(m)
-        versions = [_versions(args, kwargs) for args,kwargs,_ in items]
+        versions,before,first = [_versions(args, kwargs) for args,kwargs,_ in items],_save_params(m),list(outs)
+        def restore(): _restore_params(m, before); outs[:] = first
         def measure():
             self.rerunning = True
-            try: outs[:] = [m(*args, **kwargs) for args,kwargs,_ in items]
+            try: outs[:] = [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
             finally: self.rerunning = False
             if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
             return self.pooled([_moments(o) for o in outs])
         shift = partial(_shift_bias, m) if _has_bias(m) else None
-        return _lsuv_row(self.pooled([_moments(o) for o in outs]), measure, partial(_scale_weight, m), shift, self.targets[m], **self.loop_kwargs)
+        return _lsuv_row(self.pooled([_moments(o) for o in outs]), measure, partial(_scale_weight, m), shift, restore, self.targets[m], **self.loop_kwargs)
 
     def finish(self, m, row):
         self.rows[m] = row
@@ -239,7 +261,7 @@ def forward_group(self:_OnePass):
     finally:
         for b in batches: b.abort()
 
-# %% ../nbs/02_engine.ipynb #768400f4
+# %% ../nbs/02_engine.ipynb #fe6d6286
 class _PeerFailed(RuntimeError): "Another process failed while LSUV ran"
 
 class _Ranks:

@@ -6,43 +6,51 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/reference.html.md"""
 
 # %% ../nbs/01_reference.ipynb #75cec5bc
 from __future__ import annotations
-import warnings
+import math, warnings
 from functools import partial
 import pandas as pd, torch
 from torch import nn
 from fastai.callback.hook import Hook, Hooks
 from .core import *
-from .core import (_as_batches, _check_batches, _quieting, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
+from .core import (_as_batches, _check_batches, _quieting, _runners, _main_output, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
                               _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table)
 
 # %% auto #0
-__all__ = ['lsuv_loop', 'lsuv_module', 'forward_order', 'lsuv_init_course', 'target_stats']
+__all__ = ['max_factor', 'lsuv_loop', 'lsuv_module', 'forward_order', 'lsuv_init_course', 'target_stats']
 
 # %% ../nbs/01_reference.ipynb #e926b3bc
+max_factor = 1e6   # the most a loop may scale a weight by, overall, in either direction
+
 def lsuv_loop(measure, # `() -> (mean, std)` of the module's output
               scale, # `scale(f)` divides the module's weight by `f`
               shift=None, # `shift(d)` subtracts `d` from its bias; `None` without a bias
               mean_first:bool=lsuv_defaults.mean_first, tol:float=lsuv_defaults.tol, max_iter:int=lsuv_defaults.max_iter,
               std:float=lsuv_defaults.std, mean:float=lsuv_defaults.mean):
-    "Run LSUV's std and mean loops on one module; returns `(mean, std, iters, converged)`"
+    "Run LSUV's std and mean loops on one module; returns `(mean, std, iters, status)`, the status `ok`, `not converged` or `insensitive`"
     mu,sd = measure()
     def off(step): return abs(sd-std) if step=='std' else abs(mu-mean)
-    iters = 0
+    iters,factor = 0,1.
     for step in (('mean','std') if mean_first else ('std','mean')):
         if step=='mean' and shift is None: continue
         for _ in range(max_iter):
-            if off(step)<=tol: break
-            if step=='std': scale(sd/std)
-            else:           shift(mu-mean)
+            before = off(step)
+            if before<=tol: break
+            if step=='std':
+                if abs(math.log(factor*sd/std)) > math.log(max_factor): return mu,sd,iters,LSUVStatus.not_converged
+                factor *= sd/std
+                scale(sd/std)
+            else: shift(mu-mean)
+            was = (mu,sd)
             mu,sd = measure()
             iters += 1
+            if abs((sd-was[1]) if step=='std' else (mu-was[0])) < 0.01*before: return mu,sd,iters,LSUVStatus.insensitive
     # the std must hold at the end (a shift can move it); the mean only when it is fixed last
     converged = off('std')<=tol and (mean_first or shift is None or off('mean')<=tol)
-    return mu,sd,iters,converged
+    return mu,sd,iters,(LSUVStatus.ok if converged else LSUVStatus.not_converged)
 
 # %% ../nbs/01_reference.ipynb #2adb48fc
-def _lsuv_row(first, measure, scale, shift, name, mean_first, tol, max_iter, std, mean) -> LSUVRow:
-    "`lsuv_loop` on module `name` plus checks and a status"
+def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_iter, std, mean) -> LSUVRow:
+    "`lsuv_loop` on module `name` plus checks and a status; `restore()` puts the module back as it was"
     def checked(stats):
         _check_finite(name, *stats)
         return stats
@@ -51,18 +59,24 @@ def _lsuv_row(first, measure, scale, shift, name, mean_first, tol, max_iter, std
         warnings.warn(f"LSUV: module '{name}' has a constant output (std {first[1]:.3g}); it was left unchanged")
         return LSUVRow(name, *first, *first, 0, LSUVStatus.dead)
     todo = [first]
-    mu,sd,iters,ok = lsuv_loop(lambda: todo.pop() if todo else checked(measure()), scale, shift,
-                               mean_first, tol, max_iter, std, mean)
-    status = LSUVStatus.ok if shift is not None else LSUVStatus.no_bias
-    if not ok:
-        status = LSUVStatus.not_converged
-        warnings.warn(f"LSUV: module '{name}' did not converge in {max_iter} iterations (mean {mu:.3g}, std {sd:.3g})")
+    mu,sd,iters,status = lsuv_loop(lambda: todo.pop() if todo else checked(measure()), scale, shift,
+                                   mean_first, tol, max_iter, std, mean)
+    if status==LSUVStatus.ok: return LSUVRow(name, *first, mu, sd, iters, LSUVStatus.ok if shift is not None else LSUVStatus.no_bias)
+    def off(mu, sd): return abs(sd-std) + (abs(mu-mean) if shift is not None else 0.)
+    kept = status==LSUVStatus.not_converged and off(mu, sd)<off(*first)
+    if not kept: restore(); mu,sd = first
+    if status==LSUVStatus.insensitive:
+        warnings.warn(f"LSUV: the output of module '{name}' does not answer to its weight (scale-invariant, or a constant input); it was left unchanged")
+    else:
+        warnings.warn(f"LSUV: module '{name}' did not converge in {max_iter} iterations (mean {mu:.3g}, std {sd:.3g})" +
+                      ("" if kept else "; it was left unchanged"))
     return LSUVRow(name, *first, mu, sd, iters, status)
 
 # %% ../nbs/01_reference.ipynb #a97add46
 def _module_loop(model, m, batches, name, pooled=_pooled, **loop_kwargs) -> LSUVRow:
     "The course loop on `m`, a full forward pass of `model` on each batch per measurement, pooled by `pooled`"
-    with Hook(m, lambda module,i,o: _moments(o)) as h:
+    runner = _runners(model, [m])[m]
+    with Hook(runner, lambda module,i,o: _moments(_main_output(m, runner, o)), detach=False) as h:
         def measure():
             moments = []
             for inputs in batches:
@@ -72,7 +86,8 @@ def _module_loop(model, m, batches, name, pooled=_pooled, **loop_kwargs) -> LSUV
                 moments.append(h.stored)
             return pooled(moments)
         shift = partial(_shift_bias, m) if _has_bias(m) else None
-        return _lsuv_row(measure(), measure, partial(_scale_weight, m), shift, name, **loop_kwargs)
+        return _lsuv_row(measure(), measure, partial(_scale_weight, m), shift, partial(_restore_params, m, _save_params(m)),
+                         name, **loop_kwargs)
 
 # %% ../nbs/01_reference.ipynb #8c047bdc
 def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measurement
@@ -105,7 +120,8 @@ def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measur
 def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
     "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
     order,inputs = {},_as_batches(xb)[0]
-    with Hooks(lsuv_targets(model, modules), lambda m,i,o: order.setdefault(m), detach=False), lsuv_mode(model):
+    target_of = {r:m for m,r in _runners(model, lsuv_targets(model, modules)).items()}
+    with Hooks(target_of, lambda r,i,o: order.setdefault(target_of[r]), detach=False), lsuv_mode(model):
         _quieting(model, lambda: model(*inputs), order.clear)
     return list(order)
 
@@ -135,11 +151,14 @@ def lsuv_init_course(model:nn.Module, xb, modules=None, mean_first:bool=lsuv_def
 def target_stats(model:nn.Module, xb, modules=None) -> dict:
     "`{name: (mean, std)}` of every target module's output on `xb`, pooled over its batches (each batch's last call, like a fastai `Hook`), in LSUV's mode"
     calls,moments,targets = {},{},lsuv_targets(model, modules)
-    def hook(m, i, o): calls[targets[m]] = _moments(o)
+    target_of = {r:m for m,r in _runners(model, targets).items()}
+    def hook(r, i, o):
+        m = target_of[r]
+        calls[targets[m]] = _moments(_main_output(m, r, o))
     def measure():
         for inputs in _as_batches(xb):
             calls.clear()
             model(*inputs)
             for name,mom in calls.items(): moments.setdefault(name, []).append(mom)
-    with Hooks(targets, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
+    with Hooks(target_of, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
     return {name:_pooled(mom) for name,mom in moments.items()}

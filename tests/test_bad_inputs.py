@@ -109,22 +109,24 @@ def test_modules_matching_nothing():
     for k,v in probe.snap[0].items(): assert torch.equal(v, before[0][k]), k
 
 class Attention(nn.Module):
-    "`nn.MultiheadAttention` uses `out_proj`'s weight without ever calling `out_proj`"
+    "`nn.MultiheadAttention` uses `out_proj`'s weight without calling it; `qkv`'s weight is used functionally, as in Swin"
     def __init__(self, n_in=4, d=8):
         super().__init__()
-        self.embed,self.attn,self.head = nn.Linear(n_in, d),nn.MultiheadAttention(d, 2, batch_first=True),nn.Linear(d, 2)
+        self.embed,self.qkv,self.head = nn.Linear(n_in, d),nn.Linear(d, d),nn.Linear(d, 2)
+        self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
     def forward(self, x):
-        h = self.embed(x)
+        h = torch.nn.functional.linear(self.embed(x), self.qkv.weight, self.qkv.bias)
         return self.head(self.attn(h, h, h, need_weights=False)[0].mean(1))
 
 def test_module_never_run():
     g = torch.Generator().manual_seed(0)
     learn = fit_learner(Attention(), mlp_dls(x=torch.randn(64, 5, 4, generator=g)), cbs=(lsuv:=LSUVCallback()))
-    out_proj = learn.model.attn.out_proj.weight.detach().clone()
-    with pytest.warns(UserWarning, match="module 'attn.out_proj' did not run"): fit(learn, cbs=(probe:=Probe()))
+    qkv = learn.model.qkv.weight.detach().clone()
+    with pytest.warns(UserWarning, match="module 'qkv' did not run"): fit(learn, cbs=(probe:=Probe()))
     status = dict(zip(lsuv.stats['module'], lsuv.stats['status']))
-    check_eq(status, {'embed':'ok', 'head':'ok', 'attn.out_proj':'not run'})
-    assert torch.equal(probe.snap[0]['attn.out_proj.weight'], out_proj)
+    # attention's out_proj is initialised on the attention's output; qkv, used functionally, is left alone
+    check_eq(status, {'embed':'ok', 'attn.out_proj':'ok', 'head':'ok', 'qkv':'not run'})
+    assert torch.equal(probe.snap[0]['qkv.weight'], qkv)
 
 def lm_learner(cbs, vocab_sz=30, n=48, seq=12):
     "A fastai AWD-LSTM language model (decoder weight tied to the embedding) on random tokens"
