@@ -26,7 +26,7 @@ Per model it records:
 The table is written to `<out>/zoo_<device>.md` (with a summary) and `<out>/zoo_<device>.csv`.
 """
 from __future__ import annotations
-import argparse, fnmatch, math, os, platform, signal, statistics, sys, time, traceback, warnings
+import argparse, fnmatch, math, os, platform, signal, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
 import pandas as pd, torch
@@ -304,15 +304,20 @@ def summary(df, args):
     for _,r in failed.iterrows(): lines.append(f"- failed: `{r['model']}`: {r['error']}")
     return lines
 
+def commit():
+    "The git commit of the code measured, if this is a checkout"
+    try: return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=os.path.dirname(__file__)).stdout.strip() or 'unknown'
+    except OSError: return 'unknown'
+
 def report(df, args, elapsed, cmd):
     dev = 'cpu'
     header = [f"## LSUV on the model zoos ({dev})", "",
               f"Command: `{cmd}`", "",
-              f"torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__ if timm else 'not installed'}, "
+              f"fastai_lsuv {commit()}, torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__ if timm else 'not installed'}, "
               f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores), torch.set_num_threads({args.threads}), "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed/60:.1f} min. Batch {args.bs} x 3 x {args.size} px "
               f"(larger where a model needs it, see `input`), `weights=None`, seed 0; `lsuv_init` defaults (tol {args.tol:g}, "
-              f"max_iter {args.max_iter}); times are medians of {args.repeats} alternating runs.",
+              f"max_iter {args.max_iter}); times are medians of {args.repeats} alternating runs. {args.note}".rstrip(),
               "", "Columns: see `benchmarks/zoo.py`'s docstring. An empty `course_diff`: the course loop would take more than "
               f"{args.course_budget:g} s.", "", "### Summary", "", *summary(df, args), "", "### Models", "",
               "| " + " | ".join(columns) + " |", "|" + "|".join('---' if c in ('model','input','statuses','error') else '---:' for c in columns) + "|"]
@@ -334,6 +339,7 @@ def parse_args(argv=None):
     p.add_argument('--course-budget', type=float, default=30., help='run the course loop only where it should take at most this many seconds')
     p.add_argument('--model-timeout', type=int, default=600, help='seconds per model before it is recorded as a timeout')
     p.add_argument('--out', default=None, help='folder to write zoo_cpu.md and zoo_cpu.csv into')
+    p.add_argument('--note', default='', help='a sentence for the header, e.g. about the machine')
     args = p.parse_args(argv)
     args.repeats = max(args.repeats, 2)
     return args
@@ -343,22 +349,27 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     warnings.simplefilter('ignore')
     ids,rows,start = model_ids(args),[],time.perf_counter()
+    cmd = ('python benchmarks/zoo.py ' + ' '.join(sys.argv[1:] if argv is None else argv)).strip()
     for i,mid in enumerate(ids):
         row = measure(mid, args)
         rows.append(row)
         print(f"[{time.perf_counter()-start:6.0f}s] {i+1}/{len(ids)} {mid}: "
               + ', '.join(f"{k}={fmt(row.get(k), k)}" for k in ('ratio','statuses','worst_dev','seed_diff','course_diff','max_wfactor','error') if fmt(row.get(k), k)),
               file=sys.stderr, flush=True)
+        table = write(rows, args, time.perf_counter()-start, cmd, done=i+1==len(ids))  # after each model: a long run leaves its rows
+    print(table)
+    return 0
+
+def write(rows, args, elapsed, cmd, done):
+    "The table of `rows` as markdown, written with the CSV to `args.out` if given"
     df = pd.DataFrame(rows)
     for c in columns:
         if c not in df: df[c] = None
-    cmd = ('python benchmarks/zoo.py ' + ' '.join(sys.argv[1:] if argv is None else argv)).strip()
-    table = report(df, args, time.perf_counter()-start, cmd)
-    print(table)
+    table = report(df, args, elapsed, cmd) + ('' if done else f"\n(unfinished: {len(rows)} models so far)\n")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         df[columns + [c for c in df.columns if c not in columns]].to_csv(os.path.join(args.out, 'zoo_cpu.csv'), index=False)
         with open(os.path.join(args.out, 'zoo_cpu.md'), 'w') as f: f.write(table)
-    return 0
+    return table
 
 if __name__=='__main__': sys.exit(main())
