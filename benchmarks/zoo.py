@@ -6,7 +6,7 @@
     python benchmarks/zoo.py --models 'tv:resnet*' --no-timm        # a selection (fnmatch on the model ids)
 
 Every model is built with `weights=None` and a fixed seed, and initialised on a small random batch (4 x 3 x 64 x 64
-by default; a model that needs larger images gets the next size that runs: 96, 128, 160, 224, then its default).
+by default; a model that needs larger images gets the next size that runs: 96, 128, 160, 224, 299, then its default).
 Per model it records:
 
 - `error`: the exception `lsuv_init` raised, if any (the run goes on with the next model);
@@ -147,7 +147,7 @@ def _reset(model):
 def build(model_id, args):
     "The model (seed 0) and a batch that runs through it, trying larger images until one does"
     src,name = model_id.split(':', 1)
-    sizes = [args.size] + [s for s in (96, 128, 160, 224) if s>args.size] + [None]
+    sizes = [args.size] + [s for s in (96, 128, 160, 224, 299) if s>args.size] + [None]  # 299: Inception v3's auxiliary head
     if src=='custom': sizes = [args.size]
     err = None
     for size in sizes:
@@ -174,7 +174,11 @@ def build(model_id, args):
 
 # ---------------------------------------------------------------- measurements
 
-def snapshot(model): return {k:v.detach().clone() for k,v in model.state_dict().items()}
+def snapshot(model):
+    "A copy of `model`'s state dict, with the version metadata some models check when loading (MNASNet)"
+    sd = model.state_dict()
+    for k,v in sd.items(): sd[k] = v.detach().clone()
+    return sd
 
 def rel_diff(a, b):
     "Max over float tensors of `max|a-b| / max(max|a|, max|b|)`: 0 when equal, at most 2"
