@@ -19,7 +19,9 @@ for w in sorted(glob.glob('.whl/*.whl')):
     except md.PackageNotFoundError: print(w)
 EOF
 )
-if [ -n "$missing" ]; then python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" $missing; fi
+install() { python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$@"; }
+# all at once; if one does not fit this Python (the binary wheels are for CPython 3.12), one by one, skipping it
+if [ -n "$missing" ]; then install $missing || for w in $missing; do install "$w" || echo "could not install $w"; done; fi
 # fastai imports scipy and scikit-learn when it loads, for metrics and data splits LSUV never calls: where they are
 # missing, empty stand-ins at the end of the path let the import through (a call into one would fail loudly)
 mkdir -p "$stubs/scipy" "$stubs/sklearn"
