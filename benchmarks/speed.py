@@ -54,6 +54,7 @@ def parse_args(argv=None):
     p.add_argument('--n-batches', type=int, default=4, help='batches of --model for the statistics-over-several-batches runs')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='folder to write speed_<device>.md and depth_<device>.png into')
+    p.add_argument('--note', default='', help='a sentence for the header, e.g. about the machine')
     p.add_argument('--quick', action='store_true', help='xresnet18 on a tiny batch, depths 2 and 4, one run each')
     p.add_argument('--peak', default=None, help=argparse.SUPPRESS)  # internal: measure one peak in this process
     p.add_argument('--peak-model', default='', help=argparse.SUPPRESS)  # internal: of this --tv-models entry, not --model
@@ -240,7 +241,7 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
              f"torch {torch.__version__}, fastai {fastai.__version__}, {device_name(args.device)}, "
              f"torch.set_num_threads({args.threads}), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
              f"benchmark took {elapsed/60:.1f} min. `lsuv_init` and the course loop: default modules, "
-             f"tol {args.tol:g}, max_iter {args.max_iter}; PyPI lsuv: std only, tol {pypi_tol:g}, no orthonormal pre-init.",
+             f"tol {args.tol:g}, max_iter {args.max_iter}; PyPI lsuv: std only, tol {pypi_tol:g}, no orthonormal pre-init. {args.note}".rstrip(),
              "",
              "| method | time (s, median) | runs | x forward | process CPU time (s, median) |",
              "|---|---:|---:|---:|---:|"]
@@ -287,7 +288,7 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
             lines.append(f"| {tv_label(spec)} | {fmt_s(runs.median('forward'))} | {fmt_s(runs.median('ours'))} "
                          f"| {runs.paired_ratio('ours','forward'):.2f}x | {m} | {sy} | {runs.statuses['ours']} |")
     lines += ["", f"### Statistics over several batches: `lsuv_init` on a list of {args.n_batches} batches of {args.model}, median of {args.repeats}", "",
-              "The batches run in threads that meet at each module, so the cost is about one forward pass per batch.", "",
+              "The batches take turns, each running to the next target module, so the cost is about one forward pass per batch.", "",
               "| method | time (s, median) | x forward of the batches |", "|---|---:|---:|"]
     for n in ['forward_batches','ours_batches']:
         lines.append(f"| {labels[n]} | {fmt_s(group.median(n))} | {group.median(n)/group.median('forward_batches'):.2f} |")
