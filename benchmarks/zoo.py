@@ -308,7 +308,7 @@ def summary(df, args):
     for _,r in failed.iterrows(): lines.append(f"- failed: `{r['model']}`: {r['error']}")
     return lines
 
-def commit():
+def git_commit():
     "The git commit of the code measured, if this is a checkout"
     try: return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=os.path.dirname(__file__)).stdout.strip() or 'unknown'
     except OSError: return 'unknown'
@@ -317,7 +317,7 @@ def report(df, args, elapsed, cmd):
     dev = 'cpu'
     header = [f"## LSUV on the model zoos ({dev})", "",
               f"Command: `{cmd}`", "",
-              f"fastai_lsuv {commit()}, torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__ if timm else 'not installed'}, "
+              f"fastai_lsuv {args.commit}, torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__ if timm else 'not installed'}, "
               f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores), torch.set_num_threads({args.threads}), "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed/60:.1f} min. Batch {args.bs} x 3 x {args.size} px "
               f"(larger where a model needs it, see `input`), `weights=None`, seed 0; `lsuv_init` defaults (tol {args.tol:g}, "
@@ -350,6 +350,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.commit = git_commit()  # at the start: the code this run imported
     torch.set_num_threads(args.threads)
     warnings.simplefilter('ignore')
     ids,rows,start = model_ids(args),[],time.perf_counter()
