@@ -55,9 +55,10 @@ class _AffineOutput:
     def scale(self, f): self.c /= f; self.ops.append((_scale_weight, f))
     def shift(self, d): self.b -= d; self.ops.append((_shift_bias, d))
 
-    def exact(self, tol):
-        "Whether the rounding error of `o`, magnified by the correction, stays far below `tol`"
-        return self.c*self.size*self.eps <= 0.01*tol
+    def exact(self, tol, std, mean):
+        "Whether the rounding error of `o`, magnified by the correction, stays far below `tol` or near that of a recomputed output"
+        magnified = self.c*self.size
+        return magnified*self.eps <= 0.01*tol or magnified <= 100*(std+abs(mean))
 
     def correct_(self, o):
         "Turn `o` into the output of the corrected module, in place, in one pass over it"
@@ -175,7 +176,7 @@ class _OnePass(_Journal):
             warnings.simplefilter('always')
             row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
                             self.targets[m], **self.loop_kwargs)
-        if not out.exact(self.loop_kwargs['tol']): return None
+        if not out.exact(*(self.loop_kwargs[k] for k in ('tol','std','mean'))): return None
         for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.pending[m] = out.ops
         if out.ops: outs = [out.correct_(o) for o in outs]

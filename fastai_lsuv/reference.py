@@ -32,7 +32,7 @@ def lsuv_loop(measure, # `() -> (mean, std)` of the module's output
     iters,factor = 0,1.
     for step in (('mean','std') if mean_first else ('std','mean')):
         if step=='mean' and shift is None: continue
-        for _ in range(max_iter):
+        for i in range(max_iter):
             before = off(step)
             if before<=tol: break
             if step=='std':
@@ -43,7 +43,8 @@ def lsuv_loop(measure, # `() -> (mean, std)` of the module's output
             was = (mu,sd)
             mu,sd = measure()
             iters += 1
-            if abs((sd-was[1]) if step=='std' else (mu-was[0])) < 0.01*before: return mu,sd,iters,LSUVStatus.insensitive
+            if before>10*tol and abs((sd-was[1]) if step=='std' else (mu-was[0])) < 0.1*before:
+                return mu,sd,iters,(LSUVStatus.insensitive if i==0 else LSUVStatus.not_converged)
     # the std must hold at the end (a shift can move it); the mean only when it is fixed last
     converged = off('std')<=tol and (mean_first or shift is None or off('mean')<=tol)
     return mu,sd,iters,(LSUVStatus.ok if converged else LSUVStatus.not_converged)
