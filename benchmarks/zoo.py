@@ -26,7 +26,7 @@ Per model it records:
 The table is written to `<out>/zoo_<device>.md` (with a summary) and `<out>/zoo_<device>.csv`.
 """
 from __future__ import annotations
-import argparse, fnmatch, math, os, platform, signal, statistics, subprocess, sys, time, warnings
+import argparse, fnmatch, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
 import pandas as pd, torch
@@ -290,13 +290,15 @@ def fmt(v, col):
 
 def summary(df, args):
     ran = df[df['error'].isna() & df['ratio'].notna()] if 'ratio' in df else df.iloc[:0]
+    zoo = ran[~ran['model'].str.startswith('custom:')]  # the hand-made cases are too small to time
     failed = df[df['error'].notna() & ~df['error'].astype(str).str.startswith('skipped')]
     skipped = df[df['error'].astype(str).str.startswith('skipped')]
     lines = [f"- models: {len(df)}; ran: {len(ran)}; failed: {len(failed)}; skipped: {len(skipped)}"]
     if len(ran):
-        worst = ran.loc[ran['ratio'].idxmax()]
-        lines += [f"- lsuv_init time / forward time: median {ran['ratio'].median():.2f}x, max {worst['ratio']:.2f}x ({worst['model']}), "
-                  f"above 3x: {int((ran['ratio']>3).sum())}",
+        worst = zoo.loc[zoo['ratio'].idxmax()] if len(zoo) else ran.loc[ran['ratio'].idxmax()]
+        timed = zoo if len(zoo) else ran
+        lines += [f"- lsuv_init time / forward time ({'zoo models' if len(zoo) else 'all'}): median {timed['ratio'].median():.2f}x, "
+                  f"max {worst['ratio']:.2f}x ({worst['model']}), above 3x: {int((timed['ratio']>3).sum())}",
                   f"- rows off target when re-measured (beyond tol {args.tol:g}): {int(ran['off_rows'].sum())} in "
                   f"{int((ran['off_rows']>0).sum())} models",
                   f"- results that depend on the random seed (seed_diff > 0): {int((ran['seed_diff']>0).sum())} models",
@@ -354,7 +356,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     warnings.simplefilter('ignore')
     ids,rows,start = model_ids(args),[],time.perf_counter()
-    cmd = ('python benchmarks/zoo.py ' + ' '.join(sys.argv[1:] if argv is None else argv)).strip()
+    cmd = shlex.join(['python', 'benchmarks/zoo.py', *(sys.argv[1:] if argv is None else argv)])
     for i,mid in enumerate(ids):
         row = measure(mid, args)
         rows.append(row)
