@@ -263,7 +263,7 @@ def measure(model_id, args):
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
         row['course_diff'] = math.nan
-        if cost<=args.course_budget:
+        if cost<=args.course_budget and any(fnmatch.fnmatchcase(model_id, p) for p in args.course.split(',')):
             model.load_state_dict(init)
             torch.manual_seed(1000)
             try:
@@ -343,6 +343,7 @@ def parse_args(argv=None):
     p.add_argument('--tol', type=float, default=1e-3)
     p.add_argument('--max-iter', type=int, default=10)
     p.add_argument('--course-budget', type=float, default=30., help='run the course loop only where it should take at most this many seconds')
+    p.add_argument('--course', default='*', help='comma-separated fnmatch patterns: the models compared with the course loop (within --course-budget)')
     p.add_argument('--model-timeout', type=int, default=600, help='seconds per model before it is recorded as a timeout')
     p.add_argument('--out', default=None, help='folder to write zoo_cpu.md and zoo_cpu.csv into')
     p.add_argument('--note', default='', help='a sentence for the header, e.g. about the machine')
