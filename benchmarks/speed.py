@@ -5,18 +5,20 @@
     python benchmarks/speed.py --out benchmarks/results   # also write speed_<device>.md and depth_<device>.png
     python benchmarks/speed.py --device cuda              # the same measurements on a GPU
     python benchmarks/speed.py --quick                    # a tiny model and tiny sizes: checks the script runs
+    bash benchmarks/gpu_run.sh                            # on a GPU machine: xresnet50 and vit_b_16, host synchronisations
 
 Every time is the median of repeated runs, each from the same initial weights, after a warm-up. The runs of the
 methods alternate (forward, ours, PyPI, course, forward, ours, ...) so that a busy machine slows them alike and
 the ratios stay fair; the process CPU time is printed too, as a check on a busy machine (on a shared CPU
 `--threads 1` is steadier: 2 threads wait for busy cores on every small op). Peak memory on the CPU is the resident set (VmHWM) of a fresh process per measurement;
-on a GPU it is `torch.cuda.max_memory_allocated`.
+on a GPU it is `torch.cuda.max_memory_allocated`. On a GPU the script also counts the host synchronisations of one
+run of each method (`torch.cuda.set_sync_debug_mode('warn')`: one warning per synchronising call).
 """
 from __future__ import annotations
 import argparse, gc, json, os, platform, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
-import torch
+import torch, torchvision
 from torch import nn
 import fastai
 from fastai.vision.models import xresnet
@@ -27,7 +29,7 @@ from fastai_lsuv.reference import lsuv_init_course
 try: import lsuv as pypi_lsuv
 except ImportError: pypi_lsuv = None
 
-targets = dict(ours_forward=3., course_ours=30., pypi_ours=1., memory=1.5, params=1e-5)
+targets = dict(ours_forward=1.2, small_forward=2., course_ours=30., pypi_ours=1., memory=1.5, params=1e-5)
 pypi_tol = 0.1  # PyPI lsuv's own tolerance: its algorithm is std only, |std-1| <= 0.1
 
 def parse_args(argv=None):
@@ -47,17 +49,22 @@ def parse_args(argv=None):
     p.add_argument('--depth-bs', type=int, default=32, help='batch size of the depth sweep')
     p.add_argument('--depth-size', type=int, default=16, help='image size of the depth sweep')
     p.add_argument('--depth-repeats', type=int, default=3, help='timed runs of each method at each depth')
+    p.add_argument('--tv-models', default='mobilenet_v3_small@8x64',
+                   help="torchvision models timed against their forward, each NAME@BATCHxSIZE, comma-separated (e.g. vit_b_16@32x224); '' for none")
     p.add_argument('--n-batches', type=int, default=4, help='batches of --model for the statistics-over-several-batches runs')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='folder to write speed_<device>.md and depth_<device>.png into')
+    p.add_argument('--note', default='', help='a sentence for the header, e.g. about the machine')
     p.add_argument('--quick', action='store_true', help='xresnet18 on a tiny batch, depths 2 and 4, one run each')
     p.add_argument('--peak', default=None, help=argparse.SUPPRESS)  # internal: measure one peak in this process
+    p.add_argument('--peak-model', default='', help=argparse.SUPPRESS)  # internal: of this --tv-models entry, not --model
     args = p.parse_args(argv)
     if args.quick:
         args.model,args.bs,args.size,args.depths,args.depth_bs,args.depth_size = 'xresnet18',2,32,'2,4',4,8
         args.repeats = args.slow_repeats = args.depth_repeats = 1
-        args.n_batches = 2
+        args.n_batches,args.tv_models = 2,'mobilenet_v3_small@2x32'
     args.depths = [int(d) for d in args.depths.split(',')]
+    args.tv_models = [parse_tv(spec) for spec in args.tv_models.split(',') if spec]
     return args
 
 # ---------------------------------------------------------------- models, runs, timing
@@ -67,6 +74,21 @@ def main_model(args):
     torch.manual_seed(args.seed)
     model = getattr(xresnet, args.model)().to(args.device)
     return model, torch.randn(args.bs, 3, args.size, args.size, device=args.device)
+
+def parse_tv(spec):
+    "'NAME@BATCHxSIZE' as `(name, batch, size)`"
+    name,shape = spec.split('@')
+    bs,size = shape.split('x')
+    return name, int(bs), int(size)
+
+def tv_model(args, spec):
+    "The torchvision model `spec` (random weights) and its batch"
+    name,bs,size = spec
+    torch.manual_seed(args.seed)
+    model = torchvision.models.get_model(name, weights=None).to(args.device)
+    return model, torch.randn(bs, 3, size, size, device=args.device)
+
+def tv_label(spec): return f"{spec[0]}, batch {spec[1]}x3x{spec[2]}x{spec[2]}"
 
 def plain_cnn(depth, width):
     "`depth` conv/linear layers: 3x3 convs with bias and ReLU, then a linear head"
@@ -158,7 +180,7 @@ def measure_peak(args):
     cuda = torch.device(args.device).type=='cuda'
     # what the process held before the model: the runtime on the CPU, on a GPU the models of the timed runs
     runtime = torch.cuda.memory_allocated(args.device) if cuda else _rss_kib('VmRSS')*1024
-    model,xb = main_model(args)
+    model,xb = tv_model(args, parse_tv(args.peak_model)) if args.peak_model else main_model(args)
     forward(model, xb, args)  # warm-up, as before the timed runs
     gc.collect()
     if cuda:
@@ -172,17 +194,34 @@ def measure_peak(args):
     peak = torch.cuda.max_memory_allocated(args.device) if cuda else _rss_kib('VmHWM')*1024
     return dict(peak=peak-runtime, working=peak-before)
 
-def peak_memory(args, name):
-    "`{peak, working}`: the peak with the model and batch, and the peak above them"
-    if torch.device(args.device).type=='cuda': return measure_peak(argparse.Namespace(**{**vars(args), 'peak': name}))
+def peak_memory(args, name, spec=None):
+    "`{peak, working}`: the peak with the model and batch, and the peak above them; of `--model`, or of torchvision's `spec`"
+    peak_model = f"{spec[0]}@{spec[1]}x{spec[2]}" if spec else ''
+    if torch.device(args.device).type=='cuda':
+        return measure_peak(argparse.Namespace(**{**vars(args), 'peak': name, 'peak_model': peak_model}))
     # a fixed mmap threshold makes glibc hand every large free back to the OS, so the resident set follows the tensors
     env = {**os.environ, 'MALLOC_MMAP_THRESHOLD_': '65536'}
     cmd = [sys.executable, __file__, '--peak', name, '--device', args.device, '--threads', str(args.threads),
            '--model', args.model, '--bs', str(args.bs), '--size', str(args.size), '--seed', str(args.seed),
-           '--tol', str(args.tol), '--max-iter', str(args.max_iter)]
+           '--tol', str(args.tol), '--max-iter', str(args.max_iter), '--peak-model', peak_model]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode: raise RuntimeError(f"peak memory of {name} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+# ---------------------------------------------------------------- host synchronisations
+
+def host_syncs(args, make, name):
+    "How many times one run of `name` makes the host wait for the GPU (`torch.cuda.set_sync_debug_mode`); `None` on a CPU"
+    if torch.device(args.device).type!='cuda': return None
+    model,xb = make()
+    forward(model, xb, args)
+    sync(args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try: runners[name](model, xb, args)
+        finally: torch.cuda.set_sync_debug_mode('default')
+    return sum('synchroniz' in str(w.message) for w in caught)
 
 # ---------------------------------------------------------------- report
 
@@ -195,14 +234,14 @@ def mib(b): return f"{b/2**20:.0f}"
 
 def check(ok): return 'PASS' if ok else 'FAIL'
 
-def report(args, main, memory, depth, group, elapsed):
+def report(args, main, memory, syncs, depth, group, tv, elapsed):
     has_pypi = 'pypi' in main.times
     lines = [f"## LSUV speed: `{args.model}`, batch {args.bs}x3x{args.size}x{args.size}, {args.device}",
              "",
              f"torch {torch.__version__}, fastai {fastai.__version__}, {device_name(args.device)}, "
              f"torch.set_num_threads({args.threads}), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
              f"benchmark took {elapsed/60:.1f} min. `lsuv_init` and the course loop: default modules, "
-             f"tol {args.tol:g}, max_iter {args.max_iter}; PyPI lsuv: std only, tol {pypi_tol:g}, no orthonormal pre-init.",
+             f"tol {args.tol:g}, max_iter {args.max_iter}; PyPI lsuv: std only, tol {pypi_tol:g}, no orthonormal pre-init. {args.note}".rstrip(),
              "",
              "| method | time (s, median) | runs | x forward | process CPU time (s, median) |",
              "|---|---:|---:|---:|---:|"]
@@ -215,6 +254,7 @@ def report(args, main, memory, depth, group, elapsed):
     for n in memory: lines.append(f"| {labels[n]} | {mib(memory[n]['peak'])} | {mib(memory[n]['working'])} |")
     st = main.statuses
     lines += ["", f"Statuses (iterations in all): ours {st['ours']}, course loop {st['course']}.", ""]
+    if syncs: lines += [f"Host synchronisations of one run: " + ", ".join(f"{labels[n]} {c}" for n,c in syncs.items()) + ".", ""]
 
     ours_forward = main.paired_ratio('ours', 'forward')
     course_ours = main.median('course')/main.median('ours')
@@ -228,10 +268,27 @@ def report(args, main, memory, depth, group, elapsed):
     else: rows.append(("PyPI lsuv time / lsuv_init time", "not run", f"> {targets['pypi_ours']:g}x", 'SKIP'))
     rows += [("lsuv_init peak memory / forward peak", f"{mem_ratio:.2f}x", f"<= {targets['memory']:g}x", check(mem_ratio<=targets['memory'])),
              ("max relative parameter difference, lsuv_init vs course loop", f"{params:.1e}", f"<= {targets['params']:g}", check(params<=targets['params']))]
+    small = targets['small_forward']
+    for spec,(runs,_,_) in tv.items():
+        r = runs.paired_ratio('ours', 'forward')
+        rows.append((f"{tv_label(spec)}: lsuv_init time / forward time", f"{r:.2f}x", f"<= {small:g}x", check(r<=small)))
+    if depth:
+        d,r = max(((d, runs.paired_ratio('ours', 'forward')) for d,runs in depth.items()), key=lambda o: o[1])
+        rows.append((f"plain CNNs of {args.depth_width} channels: lsuv_init time / forward time, worst depth",
+                     f"{r:.2f}x ({d} layers)", f"<= {small:g}x", check(r<=small)))
     lines += ["| target | measured | goal | result |", "|---|---:|---:|:---:|"] + [f"| {' | '.join(r)} |" for r in rows]
 
+    if tv:
+        lines += ["", "### Small layers and other models: torchvision, random weights, paired runs", "",
+                  "| model | forward (s) | lsuv_init (s) | lsuv_init / forward | peak memory lsuv_init / forward | host syncs forward / lsuv_init | statuses |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for spec,(runs,mem,sy) in tv.items():
+            m = f"{mem['ours']['peak']/mem['forward']['peak']:.2f}x" if mem else '-'
+            sy = f"{sy['forward']} / {sy['ours']}" if sy else '-'
+            lines.append(f"| {tv_label(spec)} | {fmt_s(runs.median('forward'))} | {fmt_s(runs.median('ours'))} "
+                         f"| {runs.paired_ratio('ours','forward'):.2f}x | {m} | {sy} | {runs.statuses['ours']} |")
     lines += ["", f"### Statistics over several batches: `lsuv_init` on a list of {args.n_batches} batches of {args.model}, median of {args.repeats}", "",
-              "The batches run in threads that meet at each module, so the cost is about one forward pass per batch.", "",
+              "The batches take turns, each running to the next target module, so the cost is about one forward pass per batch.", "",
               "| method | time (s, median) | x forward of the batches |", "|---|---:|---:|"]
     for n in ['forward_batches','ours_batches']:
         lines.append(f"| {labels[n]} | {fmt_s(group.median(n))} | {group.median(n)/group.median('forward_batches'):.2f} |")
@@ -284,13 +341,26 @@ def main(argv=None):
     for n in ['forward_batches','ours_batches']: group(n, record=False)
     group.interleaved(['forward_batches','ours_batches'], dict(forward_batches=args.repeats, ours_batches=args.repeats))
     del model,xb
+    tv = {}
+    for spec in args.tv_models:
+        log(f"{tv_label(spec)}: {args.repeats} runs of forward and lsuv_init")
+        make = lambda spec=spec: tv_model(args, spec)
+        runs = Runs(*make(), args)
+        for n in ['forward','forward','ours']: runs(n, record=False)
+        runs.interleaved(['forward','ours'], dict(forward=args.repeats, ours=args.repeats))
+        cuda = torch.device(args.device).type=='cuda'
+        mem = {n:peak_memory(args, n, spec) for n in ['forward','ours']} if cuda else None
+        tv[spec] = (runs, mem, {n:host_syncs(args, make, n) for n in ['forward','ours']} if cuda else None)
+        del runs
+    syncs = {n:host_syncs(args, lambda: main_model(args), n) for n in ['forward','ours','course']}
+    syncs = syncs if syncs['ours'] is not None else None
     depth = {}
     for d in args.depths:
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
         for n in ['forward','ours']: runs(n, record=False)
         runs.interleaved(names, {n:args.depth_repeats for n in names})
-    table,ok = report(args, main_runs, memory, depth, group, time.perf_counter()-start)
+    table,ok = report(args, main_runs, memory, syncs, depth, group, tv, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = table.replace('\n\n', f"\n\nCommand: `{cmd.strip()}`\n\n", 1)
     print(table)

@@ -12,7 +12,7 @@ from torch import nn
 from fastprogress.fastprogress import progress_bar
 from .core import *
 from .core import _lsuv_setup, _quieting, _pre_inits, _restore_params, _save_params, _table
-from .engine import _OnePass
+from .engine import _OnePass, _lsuv_ranks, _together
 
 # %% auto #0
 __all__ = ['progress_min', 'lsuv_init']
@@ -38,30 +38,35 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
               mean:float=lsuv_defaults.mean, # the target mean
               pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights first
               skip_last:bool=False, # leave the last module (the output layer) as it is
-              show_progress:bool|None=None # a progress bar over the modules; `None`: from `progress_min` modules on
+              show_progress:bool|None=None, # a progress bar over the modules; `None`: from `progress_min` modules on
+              group=None # under `torch.distributed`: statistics pooled over this process group's batches (`None`: every process; `False`: this process's only)
              ) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
-    check_lsuv_args(modules, mean_first, tol, max_iter, std, mean, pre_init, skip_last)
-    batches,targets,untouched = _lsuv_setup(model, xb, modules)
-    todo = {m:n for m,n in targets.items() if m not in untouched}
-    run = _OnePass(model, batches, todo, _progress(len(todo), show_progress),
-                   mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
-    original = {m:_save_params(m) for m in run.targets} if pre_init else {}
-    with lsuv_mode(model):
-        try:
-            for m in original: _pre_inits[pre_init](m)
-            _quieting(model, run.run, run.reset)
-            if skip_last and run.rows:
-                last = run.done[-1]
-                run.undo(last)
-                untouched[last] = LSUVStatus.skipped
-                if last in original: _restore_params(last, original.pop(last))
-            run.commit(save=False)  # nothing can fail any more: in-place divisions and subtractions, no copy of the weights
-            if run.progress is not None: run.progress.on_iter_end()
-        except BaseException:
-            run.restore()
-            for m,saved in original.items(): _restore_params(m, saved)
-            raise
+    check_lsuv_args(modules, mean_first, tol, max_iter, std, mean, pre_init, skip_last, group)
+    ranks = _lsuv_ranks(group)
+    with _together(ranks):
+        batches,targets,untouched = _lsuv_setup(model, xb, modules)
+        todo = {m:n for m,n in targets.items() if m not in untouched}
+        run = _OnePass(model, batches, todo, _progress(len(todo), show_progress), ranks,
+                       mean_first=mean_first, tol=tol, max_iter=max_iter, std=std, mean=mean)
+        original = {m:_save_params(m) for m in run.targets} if pre_init else {}
+        with lsuv_mode(model):
+            try:
+                for m in original: _pre_inits[pre_init](m)
+                if ranks is not None: ranks.start(len(batches), run.targets)
+                _quieting(model, run.run, run.reset)
+                if skip_last and run.rows:
+                    last = run.done[-1]
+                    run.undo(last)
+                    untouched[last] = LSUVStatus.skipped
+                    if last in original: _restore_params(last, original.pop(last))
+                if ranks is not None: ranks.step()  # every process finished its pass: all commit, or none
+                run.commit(save=False)  # nothing can fail any more: in-place divisions and subtractions, no copy of the weights
+                if run.progress is not None: run.progress.on_iter_end()
+            except BaseException:
+                run.restore()
+                for m,saved in original.items(): _restore_params(m, saved)
+                raise
     stats = _table(targets, run.rows, untouched)
     for name in stats.module[stats.status==LSUVStatus.not_run]:
         warnings.warn(f"LSUV: module '{name}' did not run in the forward pass (a parent module may use its weight functionally, "

@@ -10,7 +10,7 @@ import fnmatch, math, random, warnings
 from enum import Enum
 from typing import NamedTuple
 from contextlib import contextmanager
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd, torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import AttrDict
 from fastcore.foundation import L
@@ -239,7 +239,7 @@ def _selectors(modules):
 
 def check_lsuv_args(modules=None, mean_first:bool=lsuv_defaults.mean_first, tol:float=lsuv_defaults.tol,
                     max_iter:int=lsuv_defaults.max_iter, std:float=lsuv_defaults.std, mean:float=lsuv_defaults.mean,
-                    pre_init:str|None=None, skip_last:bool=False):
+                    pre_init:str|None=None, skip_last:bool=False, group=None):
     "Raise a `TypeError` or `ValueError` that says what to pass, for `lsuv_init` options LSUV cannot use"
     if modules is not None:
         for o in _selectors(modules):
@@ -257,6 +257,8 @@ def check_lsuv_args(modules=None, mean_first:bool=lsuv_defaults.mean_first, tol:
     if pre_init not in _pre_inits: raise ValueError(f"LSUV: `pre_init` must be one of {list(_pre_inits)}, got {pre_init!r}")
     for k,v in dict(mean_first=mean_first, skip_last=skip_last).items():
         if not isinstance(v, bool): raise TypeError(f"LSUV: `{k}` must be True or False, got {v!r}")
+    if not (group is None or group is False or (dist.is_available() and isinstance(group, dist.ProcessGroup))):
+        raise TypeError(f"LSUV: `group` takes None (every process), a torch.distributed process group, or False (no pooling); got {group!r}")
 
 # %% ../nbs/00_core.ipynb #0d53278c
 _lsuv_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)

@@ -7,12 +7,14 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/engine.html.md"""
 # %% ../nbs/02_engine.ipynb #dc1c3f7f
 from __future__ import annotations
 import threading, warnings
+from contextlib import contextmanager
 from functools import partial
-import torch
+import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_has_bias, _lsuv_types, _main_output, _runners, _restore_params, _save_params, _scale_weight, _shift_bias)
+from .core import (_has_bias, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+                              _scale_weight, _shift_bias)
 from .reference import _lsuv_row, _module_loop
 
 # %% auto #0
@@ -21,7 +23,7 @@ __all__ = []
 # %% ../nbs/02_engine.ipynb #0ddf8bc5
 class _AffineOutput:
     "Statistics of the outputs `o = Wx + b` of a conv/linear module, updated without recomputing `o` as LSUV divides `W` and shifts `b`"
-    def __init__(self, m, outputs):
+    def __init__(self, m, outputs, ranks=None):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
         parts = [torch.stack(self.channel_stats(o)) for o in outputs]
@@ -29,12 +31,13 @@ class _AffineOutput:
         *parts,b0 = torch.stack(parts + [torch.stack([b0, b0])]).double().cpu()  # one host sync per module
         mu,var = torch.stack(parts).unbind(1)
         counts = torch.tensor([o.numel()/o.shape[self.dim] for o in outputs], dtype=torch.float64)[:,None]
+        if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
         pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
         self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
         self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
         self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = sum(o.numel() for o in outputs)
+        self.n = round(counts.sum().item())*mu.shape[-1]
         self.reset()
 
     def channel_stats(self, o):
@@ -118,9 +121,10 @@ class _Journal:
 # %% ../nbs/02_engine.ipynb #10a76ca1
 class _OnePass(_Journal):
     "LSUV on `targets` (`{module: name}`) of `model`, in as few forward passes of `batches` as the model allows"
-    def __init__(self, model, batches, targets, progress=None, **loop_kwargs):
+    def __init__(self, model, batches, targets, progress=None, ranks=None, **loop_kwargs):
         super().__init__()
-        store_attr('model,batches,targets,progress,loop_kwargs')
+        store_attr('model,batches,targets,progress,ranks,loop_kwargs')
+        self.pooled = _pooled if ranks is None else ranks.pooled
         self.runners = _runners(model, targets)
         self.target_of = {r:m for m,r in self.runners.items()}
         self.slow,self.rerunning,self.local = set(),False,threading.local()
@@ -167,7 +171,7 @@ class _OnePass(_Journal):
 
     def correct_affine(self, m, outs):
         "The analytic path: the row, and `outs` corrected in place, the corrections waiting in the journal; `None` if it is not exact"
-        out = _AffineOutput(m, outs)
+        out = _AffineOutput(m, outs, self.ranks)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
@@ -190,9 +194,9 @@ class _OnePass(_Journal):
             try: outs[:] = [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
             finally: self.rerunning = False
             if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
-            return output_stats(*outs)
+            return self.pooled([_moments(o) for o in outs])
         shift = partial(_shift_bias, m) if _has_bias(m) else None
-        return _lsuv_row(output_stats(*outs), measure, partial(_scale_weight, m), shift, restore, self.targets[m], **self.loop_kwargs)
+        return _lsuv_row(self.pooled([_moments(o) for o in outs]), measure, partial(_scale_weight, m), shift, restore, self.targets[m], **self.loop_kwargs)
 
     def finish(self, m, row):
         self.rows[m] = row
@@ -200,7 +204,7 @@ class _OnePass(_Journal):
 
     def course_loop(self, m):
         self.save(m)
-        self.finish(m, _module_loop(self.model, m, self.batches, self.targets[m], **self.loop_kwargs))
+        self.finish(m, _module_loop(self.model, m, self.batches, self.targets[m], self.pooled, **self.loop_kwargs))
 
 # %% ../nbs/02_engine.ipynb #87ecafd1
 class _Abort(Exception): "The pass stopped: the batch's forward pass unwinds"
@@ -257,3 +261,72 @@ def forward_group(self:_OnePass):
             replies = self.process(stops[0][0], [item for _,item in stops])
     finally:
         for b in batches: b.abort()
+
+# %% ../nbs/02_engine.ipynb #fe6d6286
+class _PeerFailed(RuntimeError): "Another process failed while LSUV ran"
+
+class _Ranks:
+    "The processes of a `torch.distributed` group that pool LSUV's statistics: they take each step together, and fail together"
+    def __init__(self, group):
+        self.group,self.size,self.broken = group,dist.get_world_size(group),False
+        self.device = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend(group)=='nccl' else torch.device('cpu')
+
+    def gather(self, t:Tensor) -> Tensor:
+        "`t` of every process, concatenated in rank order"
+        parts = [torch.empty_like(t) for _ in range(self.size)]
+        try: dist.all_gather(parts, t.contiguous(), group=self.group)
+        except BaseException: self.broken = True; raise
+        return torch.cat(parts)
+
+    def step(self, data:Tensor|None=None, failed:bool=False) -> Tensor|None:
+        "`data` of every process, once all got here; raises on every process if one failed"
+        flags = self.gather(torch.tensor([int(failed)], device=self.device))
+        if flags.any():
+            self.broken = True
+            if failed: return None
+            raise _PeerFailed(f"LSUV: process {flags.nonzero().flatten().tolist()} of the group failed, so LSUV stopped on "
+                              "every process; the model was left unchanged")
+        return None if data is None else self.gather(data.to(self.device)).to(data.device)
+
+    def fail(self):
+        "Tell the other processes that this one failed, unless they told it"
+        if self.broken: return
+        try: self.step(failed=True)
+        except Exception: pass
+
+    def pooled(self, moments) -> tuple[float,float]:
+        "`_pooled` over every process: `moments` are this process's `(count, [mean, variance])` of each output"
+        local = torch.stack([torch.cat([t.new_tensor([n], dtype=torch.float64), t.double()]) for n,t in moments])
+        return pool_moments(self.step(local).tolist())
+
+    def pool_channels(self, mu, var, counts):
+        "Per-channel means, variances and counts (rows: batches) of every process's batches"
+        res = self.step(torch.stack([mu, var, counts.expand_as(mu)], 1))
+        return res[:,0], res[:,1], res[:,2,:1]
+
+    def start(self, n_batches:int, modules):
+        "Check that every process brings as many batches and the same starting weights of `modules`"
+        params = [p.detach().double() for m in modules for p in (m.weight, getattr(m, 'bias', None)) if isinstance(p, Tensor)]
+        local = torch.stack([torch.tensor(float(n_batches))] + [s.cpu() for p in params for s in (p.sum(), p.square().sum())])
+        res = self.step(local).view(self.size, -1)
+        if (res[:,0]!=res[0,0]).any():
+            raise ValueError(f"LSUV: to pool statistics every process must bring as many batches; they bring {res[:,0].int().tolist()}")
+        if (res[:,1:]!=res[0,1:]).any():
+            raise ValueError("LSUV: to pool statistics every process must start from the same weights, but they differ between "
+                             "processes; initialise with the same seed or broadcast them first (DistributedDataParallel does), "
+                             "or pass `group=False`")
+
+def _lsuv_ranks(group=None) -> _Ranks|None:
+    "The processes LSUV pools over: `group`, or every process (`None`) when `torch.distributed` runs several; `None` for one"
+    if group is False or not (dist.is_available() and dist.is_initialized()): return None
+    ranks = _Ranks(dist.group.WORLD if group is None else group)
+    return ranks if ranks.size>1 else None
+
+@contextmanager
+def _together(ranks):
+    "On an error, the other processes are told, so that they stop too"
+    try: yield
+    except BaseException:
+        if ranks is not None: ranks.fail()
+        raise
+

@@ -74,8 +74,8 @@ def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_
     return LSUVRow(name, *first, mu, sd, iters, status)
 
 # %% ../nbs/01_reference.ipynb #a97add46
-def _module_loop(model, m, batches, name, **loop_kwargs) -> LSUVRow:
-    "The course loop on `m`, a full forward pass of `model` on each batch per measurement"
+def _module_loop(model, m, batches, name, pooled=_pooled, **loop_kwargs) -> LSUVRow:
+    "The course loop on `m`, a full forward pass of `model` on each batch per measurement, pooled by `pooled`"
     runner = _runners(model, [m])[m]
     with Hook(runner, lambda module,i,o: _moments(_main_output(m, runner, o)), detach=False) as h:
         def measure():
@@ -85,7 +85,7 @@ def _module_loop(model, m, batches, name, **loop_kwargs) -> LSUVRow:
                 model(*inputs)
                 if h.stored is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
                 moments.append(h.stored)
-            return _pooled(moments)
+            return pooled(moments)
         shift = partial(_shift_bias, m) if _has_bias(m) else None
         return _lsuv_row(measure(), measure, partial(_scale_weight, m), shift, partial(_restore_params, m, _save_params(m)),
                          name, **loop_kwargs)

@@ -1,9 +1,10 @@
-"""One rank of `test_distributed.py`'s 2-process CPU training (gloo, 127.0.0.1): LSUVCallback, then one epoch.
+"""One rank of `test_distributed.py`'s CPU process groups (gloo, 127.0.0.1). Modes `distrib_ctx` and `wrapped`: LSUVCallback, then one epoch.
 Every rank builds the same model (same seed) but gets its own data, so its own LSUV batch; it saves its final
 state dict and LSUV statistics to `out` for the parent to compare. Usage: RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1
 MASTER_PORT=p python ddp_worker.py OUT MODE..., each MODE `distrib_ctx` (fastai's `DistributedTrainer`) or `wrapped`
-(a model already wrapped in `DistributedDataParallel`), run in turn in one process group."""
-import os, sys, warnings
+(a model already wrapped in `DistributedDataParallel`); `pooled`: `lsuv_init` on each of `pooled_cases`, each process
+with its own batches; `failure`: process 1's forward pass fails. The modes run in turn in one process group."""
+import os, sys, time, warnings
 from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist
@@ -16,9 +17,8 @@ from fastcore.basics import patch
 from fastai.torch_core import set_seed, get_model
 from fastai.distributed import *
 from fastai_lsuv.all import *
-
-torch.set_num_threads(1)
-warnings.simplefilter('ignore')
+from fastai_lsuv.core import Batches
+from fastai_lsuv.api import lsuv_init
 
 @patch
 def _broadcast(self:DistributedDL, t, rank):
@@ -46,11 +46,73 @@ def train(out, mode, rank):
         else: learn.fit(1, 1e-2)
     torch.save({'state': get_model(learn.model).state_dict(), 'stats': learn.lsuv.stats}, Path(out)/f'{mode}-{rank}.pth')
 
+# ---------------------------------------------------------------- lsuv_init itself, statistics pooled over the processes
+
+class Twice(nn.Module):
+    "A linear layer called twice in one forward pass: LSUV gives it the course loop"
+    def __init__(self):
+        super().__init__()
+        self.a,self.b = nn.Linear(6, 16),nn.Linear(16, 16)
+    def forward(self, x): return self.b(torch.relu(self.b(torch.relu(self.a(x)))))
+
+class Boom(nn.Module):
+    "Raises in the forward pass where `active`: one process's failure"
+    def __init__(self, active): super().__init__(); self.active = active
+    def forward(self, x):
+        if self.active: raise RuntimeError("this process's forward pass failed")
+        return x
+
+def mlp(): return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
+
+# name: (model, lsuv_init's modules, batches per process, image input); each path of the engine
+pooled_cases = dict(
+    mlp=(mlp, None, 1, False),                                        # the analytic path
+    mlp_batches=(mlp, None, 2, False),                                # several batches on each process
+    bn_cnn=(lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8),
+                                  nn.ReLU(), nn.Flatten(), nn.Linear(128, 4)), None, 1, True),
+    layer_norm=(lambda: nn.Sequential(nn.Linear(6, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 4)),
+                [nn.Linear, nn.LayerNorm], 1, False),                 # re-running a module that is not affine
+    twice=(lambda: nn.Sequential(Twice(), nn.ReLU(), nn.Linear(16, 4)), None, 1, False))  # the course loop
+
+def rank_batches(case, rank):
+    "The batches process `rank` brings: its own data, and a batch size of its own"
+    _,_,n,image = pooled_cases[case]
+    g = torch.Generator().manual_seed(100+rank)
+    shape = (3, 8, 8) if image else (6,)
+    return [torch.randn(8+4*rank, *shape, generator=g)*2+0.5 for _ in range(n)]
+
+def as_xb(batches): return batches[0] if len(batches)==1 else Batches(*batches)
+
+def build(case):
+    torch.manual_seed(0)  # the same starting weights on every process
+    return pooled_cases[case][0]()
+
+def pooled(out, rank):
+    for case,(_,modules,_,_) in pooled_cases.items():
+        model = build(case)
+        stats = lsuv_init(model, as_xb(rank_batches(case, rank)), modules=modules)
+        torch.save({'state': model.state_dict(), 'stats': stats}, Path(out)/f'pooled-{case}-{rank}.pth')
+
+def failure(out, rank):
+    "Process 1's forward pass fails after the first layer: every process stops, its model as it was"
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), Boom(rank==1), nn.Linear(32, 4))
+    start,t = {k:v.clone() for k,v in model.state_dict().items()},time.monotonic()
+    try: lsuv_init(model, rank_batches('mlp', rank)[0]); error = None
+    except Exception as e: error = f"{type(e).__name__}: {e}"
+    unchanged = all(torch.equal(v, start[k]) for k,v in model.state_dict().items())
+    torch.save(dict(error=error, unchanged=unchanged, seconds=time.monotonic()-t), Path(out)/f'failure-{rank}.pth')
+
 def main(out, *modes):
+    torch.set_num_threads(1)
+    warnings.simplefilter('ignore')
     rank,world = int(os.environ['RANK']),int(os.environ['WORLD_SIZE'])
     dist.init_process_group('gloo', rank=rank, world_size=world, timeout=timedelta(seconds=60))
     try:
-        for mode in modes: train(out, mode, rank)
+        for mode in modes:
+            if mode=='pooled': pooled(out, rank)
+            elif mode=='failure': failure(out, rank)
+            else: train(out, mode, rank)
         dist.barrier()
     finally: dist.destroy_process_group()
 

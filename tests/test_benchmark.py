@@ -1,6 +1,8 @@
-"The speed benchmark runs end to end: its table, targets and depth plot come out (no timing is asserted)"
+"The benchmarks run end to end: the speed table, targets and depth plot (no timing asserted) and the zoo's hard cases"
 import subprocess, sys
 from pathlib import Path
+import pandas as pd, pytest
+from fastai_lsuv.reference import max_factor
 
 root = Path(__file__).parents[1]
 
@@ -10,9 +12,10 @@ def test_speed_benchmark_quick(tmp_path):
     assert res.returncode==0, res.stderr
     table = (tmp_path/'speed_cpu.md').read_text()
     assert table in res.stdout
-    for method in ['plain forward', 'lsuv_init (fastai_lsuv', 'lsuv_init_course', 'PyPI lsuv']: assert method in table
+    for method in ['plain forward', 'lsuv_init (fastai_lsuv', 'lsuv_init_course', 'PyPI lsuv', '### Small layers']: assert method in table
     for target in ['lsuv_init time / forward time', 'course loop time / lsuv_init time', 'PyPI lsuv time / lsuv_init time',
-                   'lsuv_init peak memory / forward peak', 'max relative parameter difference']:
+                   'lsuv_init peak memory / forward peak', 'max relative parameter difference',
+                   'mobilenet_v3_small, batch 2x3x32x32: lsuv_init time / forward time', 'plain CNNs of 16 channels: lsuv_init time']:
         row = next(l for l in table.splitlines() if l.startswith(f'| {target}'))
         assert row.rstrip(' |').endswith(('PASS','FAIL','SKIP')), row
     # the one-pass result equals the course loop's on the tiny model too
@@ -20,3 +23,45 @@ def test_speed_benchmark_quick(tmp_path):
     assert [l.split('|')[1].strip() for l in table.splitlines() if l.startswith('| 2 |') or l.startswith('| 4 |')]==['2','4']
     png = (tmp_path/'depth_cpu.png').read_bytes()
     assert png.startswith(b'\x89PNG') and len(png)>1000
+
+# ---------------------------------------------------------------- the model zoo's hard cases
+
+zoo_fast = ['tv:efficientnet_b0', 'tv:convnext_tiny', 'custom:transformer', 'timm:seresnext26d_32x4d', 'timm:test_nfnet',
+            'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm']
+zoo_course = ['custom:transformer', 'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm', 'timm:test_nfnet']  # fast enough
+weight_factor_bound = max_factor  # no weight's norm moves by more than LSUV's bound, up or down
+
+@pytest.fixture(scope='module')
+def zoo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('zoo')
+    res = subprocess.run([sys.executable, str(root/'benchmarks/zoo.py'), '--fast', '--repeats', '2', '--size', '32',
+                          '--course', ','.join(zoo_course),
+                          '--course-budget', '60', '--threads', '1', '--out', str(out)], capture_output=True, text=True, timeout=600)
+    assert res.returncode==0, res.stderr
+    table = (out/'zoo_cpu.md').read_text()
+    assert table in res.stdout and '### Summary' in table
+    return pd.read_csv(out/'zoo_cpu.csv').set_index('model')
+
+def check_zoo(zoo, prop, model):
+    "Assert `prop` of `model`'s row"
+    if prop=='runs': assert zoo.index.tolist()==zoo_fast
+    r = zoo.loc[model]
+    if prop!='runs' and isinstance(r['error'], str): pytest.skip(f"{model} raised: {r['error']}")
+    if prop=='runs': assert not isinstance(r['error'], str), r['error']
+    elif prop=='finite': assert r['finite']
+    elif prop=='seed': assert r['seed_diff']==0, r['seed_diff']
+    elif prop=='on_target': assert r['off_rows']==0, f"{r['off_rows']} rows off target, worst {r['worst_dev']}"
+    elif prop=='course': assert r['course_diff']<=1e-5, r['course_diff']
+    elif prop=='bounded': assert r['max_wfactor']<=weight_factor_bound*(1+1e-6), r['max_wfactor']
+    elif prop=='attention': assert 'not run' not in r['statuses'], r['statuses']
+
+@pytest.mark.parametrize('model', zoo_fast)
+@pytest.mark.parametrize('prop', ['runs', 'finite', 'seed', 'on_target', 'bounded'])
+def test_zoo_fast(zoo, prop, model): check_zoo(zoo, prop, model)
+
+@pytest.mark.parametrize('model', zoo_course)
+def test_zoo_equals_course_loop(zoo, model): check_zoo(zoo, 'course', model)
+
+def test_zoo_attention_out_proj(zoo):
+    "`nn.MultiheadAttention` calls `out_proj` functionally: LSUV initialises the attention block as one module"
+    check_zoo(zoo, 'attention', 'custom:transformer')
