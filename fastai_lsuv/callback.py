@@ -15,7 +15,7 @@ from fastai.learner import Learner
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
-from .core import Batches, LSUVStatus, check_lsuv_args, _rng_states, _set_rng_states
+from .core import Batches, check_lsuv_args, lsuv_targets, _rng_states, _set_rng_states
 from .api import lsuv_init
 
 # %% auto #0
@@ -61,32 +61,29 @@ def param_fingerprint(model:nn.Module) -> list:
     return [(id(p), p._version) for p in get_model(model).parameters()]
 
 # %% ../nbs/04_callback.ipynb #8e0ba5f3
-# statuses that follow from the model alone, the same on every rank; the others depend on each rank's batch
-_structural = {LSUVStatus.frozen, LSUVStatus.tied, LSUVStatus.not_run, LSUVStatus.skipped, LSUVStatus.not_a_tensor}
-
-def _broadcast_(t:torch.Tensor, src):
+def _broadcast_(t:torch.Tensor, src, group):
     c = t.detach().contiguous()  # gloo wants contiguous tensors (channels_last weights are not)
-    dist.broadcast(c, src)
+    dist.broadcast(c, src, group=group)
     if c.data_ptr()!=t.data_ptr(): t.data.copy_(c)
 
-def lsuv_broadcast(model:nn.Module, stats, src=0):
-    "Copy the weights and biases LSUV set on rank `src` to every process, when `torch.distributed` runs several"
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size()>1): return
-    model = get_model(model)
-    for name in sorted(stats.loc[~stats['status'].isin(_structural), 'module']):
-        m = model.get_submodule(name)
-        _broadcast_(m.weight, src)
+def lsuv_broadcast(model:nn.Module, modules=None, group=None):
+    "Copy the trainable parameters of LSUV's target modules (see `lsuv_targets`) from the first process of `group` to the others"
+    src = 0 if group is None else dist.get_global_rank(group, 0)
+    for m in lsuv_targets(get_model(model), modules):
+        for p in m.parameters():
+            if p.requires_grad: _broadcast_(p, src, group)
         b = getattr(m, 'bias', None)
-        if isinstance(b, torch.Tensor): _broadcast_(b, src)
-        elif b is not None:
+        if b is not None and not isinstance(b, torch.Tensor):  # a plain number, as 07a's `ConvLayer` has
             obj = [b]
-            dist.broadcast_object_list(obj, src)
+            dist.broadcast_object_list(obj, src, group=group)
             m.bias = obj[0]
 
 # %% ../nbs/04_callback.ipynb #a9dad793
 def _show_progress(learn):
     "`None` (`lsuv_init`'s default) when `learn` shows progress bars, else `False`"
     return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
+
+def _several_processes(): return dist.is_available() and dist.is_initialized() and dist.get_world_size()>1
 
 @patch
 @delegates(lsuv_init, but=['model', 'xb', 'show_progress'])
@@ -96,9 +93,18 @@ def lsuv_init(self:Learner,
     "LSUV-initialise `self.model` now with `lsuv_init`'s options, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
     model,xb = get_model(self.model),lsuv_batch(self, n_batches)
     device = next(model.parameters(), torch.empty(0)).device
-    with torch.autocast(device.type, enabled=False):
-        stats = lsuv_init(model, xb, show_progress=_show_progress(self), **kwargs)
-    lsuv_broadcast(model, stats)
+    modules,group = kwargs.get('modules'),kwargs.get('group')
+    pooled = _several_processes() and group is not False
+    start = [(p, p.detach().clone()) for m in lsuv_targets(model, modules) for p in m.parameters()] if pooled else []
+    try:
+        if pooled: lsuv_broadcast(model, modules, group)  # every process starts from rank 0's weights, as the DDP wrap would make them
+        with torch.autocast(device.type, enabled=False):
+            stats = lsuv_init(model, xb, show_progress=_show_progress(self), **kwargs)
+    except BaseException:
+        with torch.no_grad():
+            for p,v in start: p.copy_(v)
+        raise
+    if _several_processes() and not pooled: lsuv_broadcast(model, modules)  # each process used its own batches: rank 0's result for all
     model._lsuv_done = True
     return stats
 

@@ -35,10 +35,9 @@ def rank_dls(rank, n=64, bs=8):
     return DataLoaders.from_dsets(list(zip(x[:48], y[:48])), list(zip(x[48:], y[48:])), bs=bs, shuffle=True, device='cpu')
 
 def train(out, mode, rank):
-    set_seed(0)
+    set_seed(rank)  # no shared seed: each process starts from weights of its own
     model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
     if mode=='wrapped': model = DistributedDataParallel(model)
-    set_seed(rank)
     learn = Learner(rank_dls(rank), model, loss_func=CrossEntropyLossFlat(), cbs=LSUVCallback())
     with learn.no_bar(), learn.no_logging():
         if mode=='distrib_ctx':

@@ -54,7 +54,7 @@ def test_ranks_pool_their_batches(results, mode):
 
 @pytest.mark.parametrize('mode', modes)
 def test_ranks_end_with_identical_weights(results, mode):
-    "`distrib_ctx`: LSUV runs before the DDP wrap broadcasts rank 0's weights; `wrapped`: LSUV broadcasts them itself"
+    "Each process starts from weights of its own seed: LSUV starts every rank from rank 0's (as the DDP wrap would) and pools the batches"
     first,second = (r['state'] for r in results[mode])
     assert first.keys()==second.keys()
     for k in first: assert torch.equal(first[k], second[k]), k
