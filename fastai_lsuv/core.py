@@ -327,5 +327,8 @@ def _lsuv_setup(model, xb, modules):
 
 def _table(targets, rows, untouched) -> pd.DataFrame:
     "The statistics: `rows` (`{module: row}`) in the order the modules ran, then the other targets, `not run` unless `untouched` says why"
-    return stats_table([*rows.values()] + [LSUVRow.untouched(n, untouched.get(m, LSUVStatus.not_run))
-                                           for m,n in targets.items() if m not in rows])
+    order = [*rows] + [m for m in targets if m not in rows]
+    table = stats_table([rows[m] if m in rows else LSUVRow.untouched(targets[m], untouched.get(m, LSUVStatus.not_run)) for m in order])
+    # the class beside the dotted path: `0.0`, `1.0` are names, not numbers
+    table.insert(1, 'layer', [type(m).__name__ for m in order])
+    return table

@@ -17,11 +17,16 @@ __all__ = ['plot_lsuv_stats']
 # %% ../nbs/05_plot.ipynb #500d4f28
 _status_colours = ['tab:orange', 'tab:purple', 'tab:brown', 'tab:pink', 'tab:olive', 'tab:cyan', 'tab:green']
 
+def _labels(stats):
+    "Tick labels: each module's dotted path, with its class where the table has one (`0.0 Conv2d`, never a number)"
+    names = stats['module'].astype(str)
+    return (names + ' ' + stats['layer'] if 'layer' in stats else names).tolist()
+
 def plot_lsuv_stats(stats:pd.DataFrame, std:float=1., mean:float=0., max_names:int=40, figsize:tuple|None=None):
     "Draw each module's output std and mean before and after LSUV from `lsuv_init`'s `stats`, with the targets `std` and `mean`; returns the figure"
     missing = {'module','mean_before','std_before','mean','std','status'} - set(stats.columns)
     if missing: raise ValueError(f"plot_lsuv_stats needs the table `lsuv_init` returns; the columns {sorted(missing)} are missing")
-    names,statuses,x = stats['module'].astype(str).tolist(),stats['status'].astype(str).tolist(),np.arange(len(stats))
+    names,statuses,x = _labels(stats),stats['status'].astype(str).tolist(),np.arange(len(stats))
     step = -(-len(stats)//max_names)  # every `step`-th name, at most `max_names` of them
     marked = [s for s in dict.fromkeys(statuses) if s not in ('ok', 'no bias')]
     no_bias = np.array([s=='no bias' for s in statuses])
