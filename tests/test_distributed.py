@@ -1,7 +1,7 @@
 """Real processes (CPU, gloo, 127.0.0.1), each with its own batches. `lsuv_init` pools the statistics of all of them:
 every process ends with the same weights, those of one process holding all the batches. Through fastai, the
 LSUVCallback trains the same weights on every process."""
-import os, socket, subprocess, sys, time
+import contextlib, os, socket, subprocess, sys, time, warnings
 from pathlib import Path
 import pytest, torch
 import fastai_lsuv
@@ -88,7 +88,9 @@ def test_pooled_equals_one_process_with_all_batches(pooled, case):
     "Equal to `lsuv_init` in one process on the concatenation of the processes' batches, statistics included"
     world,res,_ = pooled
     model = build(case)
-    stats = lsuv_init(model, all_batches(case, world), modules=pooled_cases[case][1])
+    # a layer run twice per forward takes the course loop, which cannot bring both calls to the targets
+    with pytest.warns(UserWarning, match='did not converge') if case=='twice' else contextlib.nullcontext():
+        stats = lsuv_init(model, all_batches(case, world), modules=pooled_cases[case][1])
     assert max_rel_diff(res[case][0]['state'], model.state_dict())<=1e-5
     got = res[case][0]['stats']
     assert list(got.status)==list(stats.status) and list(got.iters)==list(stats.iters)

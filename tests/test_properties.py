@@ -1,8 +1,9 @@
 "Property test: `lsuv_init` on random small architectures gives finite weights, meets the tolerance or leaves a module as it was, and changes nothing else"
-import random
+import random, warnings
 import numpy as np, torch
 from torch import nn
 from hypothesis import given, settings, strategies as st
+from fastcore.test import test_eq as check_eq
 from fastai_lsuv.api import lsuv_init
 from fastai_lsuv.reference import target_stats
 
@@ -40,7 +41,11 @@ def test_lsuv_init_properties(arch):
     buffers = {k:v.clone() for k,v in model.named_buffers()}
     flags,rng = [m.training for m in model.modules()],rng_states()
     params = {k:v.detach().clone() for k,v in model.named_parameters()}
-    stats = lsuv_init(model, xb, tol=tol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        stats = lsuv_init(model, xb, tol=tol)
+    warned = {str(w.message).split("'")[1] for w in caught if str(w.message).startswith('LSUV: ')}
+    check_eq(warned, set(stats.module[stats.status.isin(['dead', 'insensitive'])]))
     assert all(torch.isfinite(p).all() for p in model.parameters())
     for k,v in model.named_buffers(): assert torch.equal(v, buffers[k]), k
     assert [m.training for m in model.modules()]==flags
