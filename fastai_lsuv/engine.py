@@ -30,14 +30,17 @@ class _AffineOutput:
         b0 = m.bias.detach().float() if m.bias is not None else torch.zeros_like(parts[0][0])
         *parts,b0 = torch.stack(parts + [torch.stack([b0, b0])]).double().cpu()  # one host sync per module
         mu,var = torch.stack(parts).unbind(1)
-        counts = torch.tensor([o.numel()/o.shape[self.dim] for o in outputs], dtype=torch.float64)[:,None]
-        if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
-        pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
-        self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
+        counts = [o.numel()/o.shape[self.dim] for o in outputs]
+        if ranks is None and len(outputs)==1 and counts[0]<2**29: pooled_mu,self.var,count = mu[0],var[0],counts[0]
+        else:
+            counts = torch.tensor(counts, dtype=torch.float64)[:,None]
+            if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
+            pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
+            self.var,count = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum(),counts.sum().item()
         self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
         self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = round(counts.sum().item())*mu.shape[-1]
+        self.n = round(count)*mu.shape[-1]
         self.reset()
 
     def channel_stats(self, o):
