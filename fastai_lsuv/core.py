@@ -107,7 +107,7 @@ def lsuv_mode(model:nn.Module):
     rng = _rng_states()
     try:
         model.train()
-        for m in model.modules():
+        for m,_ in flags:
             if _is_dropout(m): m.eval()
         with torch.no_grad(): yield model
     finally:
