@@ -107,7 +107,7 @@ def lsuv_mode(model:nn.Module):
     rng = _rng_states()
     try:
         model.train()
-        for m in model.modules():
+        for m,_ in flags:
             if _is_dropout(m): m.eval()
         with torch.no_grad(): yield model
     finally:
@@ -127,6 +127,10 @@ def _generator_states():
 
 def _same_states(a, b): return torch.equal(a[0], b[0]) and all(torch.equal(x, y) for x,y in zip(a[1], b[1]))
 
+def _set_generator_states(states):
+    torch.default_generator.set_state(states[0])
+    if states[1]: torch.cuda.set_rng_state_all(states[1])
+
 @contextmanager
 def _watch_random(model):
     "Raise `_RandomDraw` from the first module of `model` whose forward changes a random generator's state"
@@ -140,9 +144,23 @@ def _watch_random(model):
     finally:
         for h in hooks: h.remove()
 
+def _drew(f, undo):
+    "`(False, f())` when `f()` leaves the random generators as they were; else `(True, None)`, with `undo()` called and the generators put back"
+    start = _generator_states()
+    try: res = f()
+    except Exception:
+        if _same_states(start, _generator_states()): raise
+        res = None  # the draw may be what failed: find the module that drew first
+    if _same_states(start, _generator_states()): return False, res
+    if undo is not None: undo()
+    _set_generator_states(start)
+    return True, None
+
 def _quieting(model, f, undo=None):
     "`f()` in a retry loop: each module of `model` that draws random numbers is quieted, and `undo()` called before trying again"
     while True:
+        drew,res = _drew(f, undo)
+        if not drew: return res
         try:
             with _watch_random(model): return f()
         except _RandomDraw as e:

@@ -26,18 +26,19 @@ class _AffineOutput:
     def __init__(self, m, outputs, ranks=None):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        parts = [torch.stack(self.channel_stats(o)) for o in outputs]
-        b0 = m.bias.detach().float() if m.bias is not None else torch.zeros_like(parts[0][0])
-        *parts,b0 = torch.stack(parts + [torch.stack([b0, b0])]).double().cpu()  # one host sync per module
-        mu,var = torch.stack(parts).unbind(1)
-        counts = torch.tensor([o.numel()/o.shape[self.dim] for o in outputs], dtype=torch.float64)[:,None]
-        if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
-        pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
-        self.var = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum()
-        self.wx_mean,self.b0 = pooled_mu-b0[0],b0[0]
+        b0 = m.bias.detach().float() if m.bias is not None else o.new_zeros(o.shape[self.dim], dtype=torch.float32)
+        *stats,b0 = torch.stack([s for o in outputs for s in self.channel_stats(o)] + [b0]).double().cpu()  # one host sync per module
+        mu,var,counts = stats[0::2],stats[1::2],[o.numel()/o.shape[self.dim] for o in outputs]
+        if ranks is None and len(outputs)==1 and counts[0]<2**29: pooled_mu,self.var,count = mu[0],var[0],counts[0]
+        else:
+            mu,var,counts = torch.stack(mu),torch.stack(var),torch.tensor(counts, dtype=torch.float64)[:,None]
+            if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
+            pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
+            self.var,count = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum(),counts.sum().item()
+        self.wx_mean,self.b0 = pooled_mu-b0,b0
         self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = round(counts.sum().item())*mu.shape[-1]
+        self.n = round(count)*len(b0)
         self.reset()
 
     def channel_stats(self, o):
