@@ -11,7 +11,8 @@ import pandas as pd
 from torch import nn
 from fastprogress.fastprogress import progress_bar
 from .core import *
-from .core import _lsuv_setup, _quieting, _pre_inits, _restore_params, _save_params, _table
+from .mode import lsuv_mode, _quieting
+from .core import _lsuv_setup, _pre_inits, _restore_params, _save_params, _table
 from .engine import _OnePass, _lsuv_ranks, _together
 
 # %% auto #0

@@ -15,7 +15,8 @@ from fastai.learner import Learner
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import get_model
-from .core import Batches, check_lsuv_args, lsuv_targets, _rng_states, _set_rng_states
+from .core import Batches, check_lsuv_args, lsuv_targets
+from .mode import _rng_states, _set_rng_states
 from .api import lsuv_init
 
 # %% auto #0

@@ -1,4 +1,4 @@
-"""What LSUV's algorithms share: statuses and rows, output statistics, the mode LSUV runs in, batches, options, target modules and their parameters
+"""What LSUV's algorithms share: statuses and rows, output statistics, batches, options, target modules and their parameters
 
 Docs: https://fastai-lsuv.github.io/fastai_lsuv/core.html.md"""
 
@@ -6,10 +6,9 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #aa445316
 from __future__ import annotations
-import fnmatch, math, random, warnings
+import fnmatch, math, warnings
 from enum import Enum
 from typing import NamedTuple
-from contextlib import contextmanager
 import numpy as np, pandas as pd, torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import AttrDict
@@ -17,7 +16,7 @@ from fastcore.foundation import L
 
 # %% auto #0
 __all__ = ['unmeasured_statuses', 'lsuv_defaults', 'LSUVStatus', 'LSUVRow', 'stats_table', 'pool_moments', 'output_stats',
-           'lsuv_mode', 'Batches', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets']
+           'Batches', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets']
 
 # %% ../nbs/00_core.ipynb #5b391a0f
 class LSUVStatus(str, Enum):
@@ -82,95 +81,6 @@ def _dead(mu, sd): return sd <= 1e-6*(1+abs(mu))
 def _check_finite(name, mu, sd):
     if not (np.isfinite(mu) and np.isfinite(sd)):
         raise ValueError(f"LSUV: the output of module '{name}' is not finite (mean {mu}, std {sd}); the model was left unchanged")
-
-# %% ../nbs/00_core.ipynb #73d7f499
-# fastai.text's dropouts, matched by name so that using LSUV does not import fastai.text
-_fastai_dropouts = {'RNNDropout', 'WeightDropout', 'EmbeddingDropout'}
-
-def _is_dropout(m): return isinstance(m, nn.modules.dropout._DropoutNd) or type(m).__name__ in _fastai_dropouts
-
-def _rng_states():
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda
-
-def _set_rng_states(states):
-    py,np_,cpu,cuda = states
-    random.setstate(py); np.random.set_state(np_); torch.set_rng_state(cpu)
-    if cuda is not None: torch.cuda.set_rng_state_all(cuda)
-
-# %% ../nbs/00_core.ipynb #a843dcea
-@contextmanager
-def lsuv_mode(model:nn.Module):
-    "No grad, `model` in train mode with dropout in eval; flags, buffers and RNG states restored on exit"
-    flags = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.clone()) for b in model.buffers()]
-    rng = _rng_states()
-    try:
-        model.train()
-        for m,_ in flags:
-            if _is_dropout(m): m.eval()
-        with torch.no_grad(): yield model
-    finally:
-        for m,training in flags: m.training = training
-        with torch.no_grad():
-            for b,v in buffers: b.copy_(v)
-        _set_rng_states(rng)
-
-# %% ../nbs/00_core.ipynb #32bb3124
-class _RandomDraw(Exception):
-    "`module`'s forward drew random numbers"
-    def __init__(self, module): self.module = module
-
-def _generator_states():
-    "The states of the random generators torch draws from: the CPU's and, once CUDA is in use, every device's"
-    return torch.default_generator.get_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
-
-def _same_states(a, b): return torch.equal(a[0], b[0]) and all(torch.equal(x, y) for x,y in zip(a[1], b[1]))
-
-def _set_generator_states(states):
-    torch.default_generator.set_state(states[0])
-    if states[1]: torch.cuda.set_rng_state_all(states[1])
-
-@contextmanager
-def _watch_random(model):
-    "Raise `_RandomDraw` from the first module of `model` whose forward changes a random generator's state"
-    watched,starts = set(model.modules()),{}
-    def before(m, args):
-        if m in watched: starts.setdefault(m, []).append(_generator_states())
-    def after(m, args, out):
-        if m in watched and starts.get(m) and not _same_states(starts[m].pop(), _generator_states()): raise _RandomDraw(m)
-    hooks = [nn.modules.module.register_module_forward_pre_hook(before), nn.modules.module.register_module_forward_hook(after)]
-    try: yield
-    finally:
-        for h in hooks: h.remove()
-
-def _drew(f, undo):
-    "`(False, f())` when `f()` leaves the random generators as they were; else `(True, None)`, with `undo()` called and the generators put back"
-    start = _generator_states()
-    try: res = f()
-    except Exception:
-        if _same_states(start, _generator_states()): raise
-        res = None  # the draw may be what failed: find the module that drew first
-    if _same_states(start, _generator_states()): return False, res
-    if undo is not None: undo()
-    _set_generator_states(start)
-    return True, None
-
-def _quieting(model, f, undo=None):
-    "`f()` in a retry loop: each module of `model` that draws random numbers is quieted, and `undo()` called before trying again"
-    while True:
-        drew,res = _drew(f, undo)
-        if not drew: return res
-        try:
-            with _watch_random(model): return f()
-        except _RandomDraw as e:
-            if undo is not None: undo()
-            cls = type(e.module)
-            if not e.module.training:
-                warnings.warn(f"LSUV: {cls.__name__} draws random numbers even in eval mode; LSUV's statistics depend on the random state")
-                return f()
-            for m in model.modules():
-                if type(m) is cls: m.training = False
 
 # %% ../nbs/00_core.ipynb #6b13cf1c
 def _as_inputs(xb):

@@ -12,7 +12,8 @@ import pandas as pd, torch
 from torch import nn
 from fastai.callback.hook import Hook, Hooks
 from .core import *
-from .core import (_as_batches, _check_batches, _quieting, _runners, _main_output, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
+from .mode import lsuv_mode, _quieting
+from .core import (_as_batches, _check_batches, _runners, _main_output, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
                               _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table)
 
 # %% auto #0

@@ -13,6 +13,6 @@ def test_notebook(nb):
     assert ok, f"{nb.name} failed; run `nbdev-test {nb} --do-print` to see the cell"
 
 def test_all_notebooks_found():
-    expected = {'00_core', '01_reference', '02_engine', '03_api', '04_callback', '05_plot', '10_study_course', '11_study_data',
+    expected = {'00_core', '00a_mode', '01_reference', '02_engine', '03_api', '04_callback', '05_plot', '10_study_course', '11_study_data',
                 '12_study_reproduce', '13_study_grid', '20_course_07a', '21_order_study', '30_examples', '90_test_utils', 'index'}
     assert {f'{n}.ipynb' for n in expected} <= {p.name for p in notebooks}
