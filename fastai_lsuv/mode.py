@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/mode.html.md"""
 
 # %% ../nbs/00a_mode.ipynb #50680c78
 from __future__ import annotations
-import random
+import random, warnings
 from contextlib import contextmanager
 import numpy as np, torch
 from torch import nn
@@ -75,14 +75,25 @@ def _watch_random(model):
     finally:
         for h in hooks: h.remove()
 
+def _holding_warnings(f):
+    "`f()` and the warnings it gave, held back: an attempt that is undone takes its warnings with it"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        return f(), caught
+
+def _give(caught):
+    for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
 def _drew(f, undo):
     "`(False, f())` when `f()` leaves the random generators as they were; else `(True, None)`, with `undo()` called and the generators put back"
     start = _generator_states()
-    try: res = f()
+    try: res,caught = _holding_warnings(f)
     except Exception:
         if _same_states(start, _generator_states()): raise
-        res = None  # the draw may be what failed: find the module that drew first
-    if _same_states(start, _generator_states()): return False, res
+        res,caught = None,[]  # the draw may be what failed: find the module that drew first
+    if _same_states(start, _generator_states()):
+        _give(caught)
+        return False, res
     if undo is not None: undo()
     _set_generator_states(start)
     return True, None
@@ -93,7 +104,9 @@ def _quieting(model, f, undo=None):
         drew,res = _drew(f, undo)
         if not drew: return res
         try:
-            with _watch_random(model): return f()
+            with _watch_random(model): res,caught = _holding_warnings(f)
+            _give(caught)
+            return res
         except _RandomDraw as e:
             if undo is not None: undo()
             cls = type(e.module)
