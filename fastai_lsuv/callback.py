@@ -18,6 +18,7 @@ from fastai.torch_core import get_model
 from .core import Batches, check_lsuv_args, lsuv_targets
 from .mode import _rng_states, _set_rng_states
 from .api import lsuv_init
+from .engine import _lsuv_ranks
 
 # %% auto #0
 __all__ = ['lsuv_batch', 'lsuv_done', 'param_fingerprint', 'lsuv_broadcast', 'LSUVCallback']
@@ -67,10 +68,10 @@ def _broadcast_(t:torch.Tensor, src, group):
     dist.broadcast(c, src, group=group)
     if c.data_ptr()!=t.data_ptr(): t.data.copy_(c)
 
-def lsuv_broadcast(model:nn.Module, modules=None, group=None):
-    "Copy the trainable parameters of LSUV's target modules (see `lsuv_targets`) from the first process of `group` to the others"
+def lsuv_broadcast(modules:list, group=None):
+    "Copy the trainable parameters of `modules` (LSUV's targets, see `lsuv_targets`) from the first process of `group` to the others"
     src = 0 if group is None else dist.get_global_rank(group, 0)
-    for m in lsuv_targets(get_model(model), modules):
+    for m in modules:
         for p in m.parameters():
             if p.requires_grad: _broadcast_(p, src, group)
         b = getattr(m, 'bias', None)
@@ -84,8 +85,6 @@ def _show_progress(learn):
     "`None` (`lsuv_init`'s default) when `learn` shows progress bars, else `False`"
     return None if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else False
 
-def _several_processes(): return dist.is_available() and dist.is_initialized() and dist.get_world_size()>1
-
 @patch
 @delegates(lsuv_init, but=['model', 'xb', 'show_progress'])
 def lsuv_init(self:Learner,
@@ -94,18 +93,19 @@ def lsuv_init(self:Learner,
     "LSUV-initialise `self.model` now with `lsuv_init`'s options, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
     model,xb = get_model(self.model),lsuv_batch(self, n_batches)
     device = next(model.parameters(), torch.empty(0)).device
-    modules,group = kwargs.get('modules'),kwargs.get('group')
-    pooled = _several_processes() and group is not False
-    start = [(p, p.detach().clone()) for m in lsuv_targets(model, modules) for p in m.parameters()] if pooled else []
+    group = kwargs.get('group')
+    pooled,several = _lsuv_ranks(group) is not None,_lsuv_ranks() is not None
+    targets = list(lsuv_targets(model, kwargs.get('modules'))) if several else []
+    start = [(p, p.detach().clone()) for m in targets for p in m.parameters()] if pooled else []
     try:
-        if pooled: lsuv_broadcast(model, modules, group)  # every process starts from rank 0's weights, as the DDP wrap would make them
+        if pooled: lsuv_broadcast(targets, group)  # every process starts from rank 0's weights, as the DDP wrap would make them
         with torch.autocast(device.type, enabled=False):
             stats = lsuv_init(model, xb, show_progress=_show_progress(self), **kwargs)
     except BaseException:
         with torch.no_grad():
             for p,v in start: p.copy_(v)
         raise
-    if _several_processes() and not pooled: lsuv_broadcast(model, modules)  # each process used its own batches: rank 0's result for all
+    if several and not pooled: lsuv_broadcast(targets)  # each process used its own batches: rank 0's result for all
     model._lsuv_done = True
     return stats
 
