@@ -68,8 +68,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
                 run.restore()
                 for m,saved in original.items(): _restore_params(m, saved)
                 raise
-    stats = _table(targets, run.rows, untouched)
-    for name in stats.module[stats.status==LSUVStatus.not_run]:
-        warnings.warn(f"LSUV: module '{name}' did not run in the forward pass (a parent module may use its weight functionally, "
+    for m,name in targets.items():
+        if m not in run.rows and m not in untouched: warnings.warn(f"LSUV: module '{name}' did not run in the forward pass (a parent module may use its weight functionally, "
                       "as Swin's attention does with its qkv projection); it was left unchanged")
-    return stats
+    return _table(targets, run.rows, untouched)

@@ -52,9 +52,13 @@ class LSUVRow(NamedTuple):
         "The row of a module LSUV did not measure"
         return cls(name, np.nan, np.nan, np.nan, np.nan, 0, status)
 
-def stats_table(rows) -> pd.DataFrame:
-    "LSUV's statistics, one `LSUVRow` per module, the status as a plain string"
-    return pd.DataFrame([r._replace(status=str(r.status)) for r in rows], columns=LSUVRow._fields)
+def stats_table(rows, layers=None) -> pd.DataFrame:
+    "LSUV's statistics, one `LSUVRow` per module, the status as a plain string; `layers`, the modules' classes, go beside their names"
+    columns = dict(zip(LSUVRow._fields, map(list, zip(*rows)))) if rows else {k:[] for k in LSUVRow._fields}
+    columns['status'] = [str(s) for s in columns['status']]
+    # the class beside the dotted path: `0.0`, `1.0` are names, not numbers
+    if layers is not None: columns = {'module': columns.pop('module'), 'layer': list(layers), **columns}
+    return pd.DataFrame(columns)
 
 # %% ../nbs/00_core.ipynb #80d7e922
 def pool_moments(parts:list) -> tuple[float,float]:
@@ -79,7 +83,7 @@ def output_stats(*outputs:Tensor) -> tuple[float,float]:
 def _dead(mu, sd): return sd <= 1e-6*(1+abs(mu))
 
 def _check_finite(name, mu, sd):
-    if not (np.isfinite(mu) and np.isfinite(sd)):
+    if not (math.isfinite(mu) and math.isfinite(sd)):
         raise ValueError(f"LSUV: the output of module '{name}' is not finite (mean {mu}, std {sd}); the model was left unchanged")
 
 # %% ../nbs/00_core.ipynb #6b13cf1c
@@ -106,7 +110,8 @@ def _as_batches(xb) -> list:
 def _check_batches(batches):
     for inputs in batches:
         for i,x in enumerate(inputs):
-            if isinstance(x, Tensor) and x.is_floating_point() and not torch.isfinite(x).all():
+            # the sum is finite when every value is, so the full check only runs when it is not (NaN, inf, or an overflow)
+            if isinstance(x, Tensor) and x.is_floating_point() and not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
                 raise ValueError(f"LSUV: input {i} of the batch contains NaN or inf; LSUV needs a finite batch "
                                  "(check the data and its normalisation). The model was left unchanged")
 
@@ -118,10 +123,11 @@ def _has_bias(m):
 
 def _weight(m):
     "The parameter that sets the scale of `m`'s output: its weight, or the magnitude `g` of a weight-normed weight"
-    if nn.utils.parametrize.is_parametrized(m, 'weight'):
+    if 'parametrizations' in m._modules and nn.utils.parametrize.is_parametrized(m, 'weight'):
         p = m.parametrizations.weight
         return p.original0 if type(p[0]).__name__=='_WeightNorm' else getattr(p, 'original', None)
-    return getattr(m, 'weight_g', m.weight)  # the deprecated `nn.utils.weight_norm` keeps `weight_g` and `weight_v`
+    g = m._parameters.get('weight_g')  # the deprecated `nn.utils.weight_norm` keeps `weight_g` and `weight_v`
+    return m.weight if g is None else g
 
 def _scale_weight(m, f): _weight(m).data.div_(f)
 
@@ -202,18 +208,30 @@ def _module_name(model, m):
     if name is None: raise ValueError(f"LSUV: {type(m).__name__} is not a module of the model")
     return name
 
-def _weight_owners(model):
-    "How many names each parameter has in `model`: more than one means a tied weight"
+def _named_modules(model):
+    "`(name, module)` for every module of `model`, a module reached by several paths once per path"
+    return list(model.named_modules(remove_duplicate=False))
+
+def _weight_owners(named):
+    "How many names each parameter has among `named` modules (from `_named_modules`): more than one means a tied weight"
     counts = {}
-    for _,p in model.named_parameters(remove_duplicate=False): counts[id(p)] = counts.get(id(p), 0)+1
+    for _,m in named:
+        for p in m._parameters.values():
+            if p is not None: counts[id(p)] = counts.get(id(p), 0)+1
     return counts
 
 # %% ../nbs/00_core.ipynb #258285fa
 def lsuv_targets(model:nn.Module, modules=None) -> dict:
     "The modules of `model` LSUV would initialise, `{module: name}` in registration order"
+    named = _named_modules(model)
+    return _find_targets(model, named, modules, _weight_owners(named) if modules is None else None)
+
+def _find_targets(model, named, modules, owners):
+    "`lsuv_targets` from `named` (`_named_modules(model)`) and `owners` (`_weight_owners(named)`, needed when `modules` is `None`)"
+    unique = {}  # the first name of each module, as `model.named_modules()` gives it
+    for n,m in named: unique.setdefault(m, n)
     if modules is None:
-        owners = _weight_owners(model)
-        return {m:n for n,m in model.named_modules()
+        return {m:n for m,n in unique.items()
                 if isinstance(m, _lsuv_types) and _weight(m).requires_grad and owners[id(_weight(m))]==1}
     selectors,res = _selectors(modules),{}
     for o in selectors:
@@ -221,13 +239,15 @@ def lsuv_targets(model:nn.Module, modules=None) -> dict:
             _module_name(model, o)
             if not isinstance(getattr(o, 'weight', None), Tensor):
                 raise TypeError(f"LSUV: {type(o).__name__} has no weight tensor to rescale")
-    for n,m in model.named_modules():
+    for m,n in unique.items():
         if isinstance(getattr(m, 'weight', None), Tensor) and any(_matches(o, n, m) for o in selectors): res[m] = n
     if not res: warnings.warn(f"LSUV: `modules={modules!r}` matches no module with a weight; nothing was initialised")
     return res
 
 def _runners(model, targets) -> dict:
     "`{target: module whose output is the target's}`: an `nn.MultiheadAttention` for its `out_proj`, the target itself otherwise"
+    # an attention's `out_proj` is always of this class: a model without one needs no search for attention modules
+    if not any(type(m) is nn.modules.linear.NonDynamicallyQuantizableLinear for m in targets): return {m:m for m in targets}
     attention = {a.out_proj: a for a in model.modules() if isinstance(a, nn.MultiheadAttention)}
     return {m:attention.get(m, m) for m in targets}
 
@@ -235,9 +255,9 @@ def _main_output(m, runner, o):
     "The output of target `m` in what `runner` returns: attention returns `(output, weights)`"
     return o if runner is m else o[0]
 
-def _untouchable(model, targets):
-    "The targets whose weight is frozen or shared: `{module: status}`"
-    owners,seen,res = _weight_owners(model),set(),{}
+def _untouchable(targets, owners):
+    "The targets whose weight is frozen or shared (`owners` from `_weight_owners`): `{module: status}`"
+    seen,res = set(),{}
     for m in targets:
         w = _weight(m)
         if not w.requires_grad: res[m] = LSUVStatus.frozen
@@ -250,13 +270,13 @@ def _lsuv_setup(model, xb, modules):
     "The checked batches of `xb`, the targets `{module: name}`, and the targets left alone `{module: status}`"
     batches = _as_batches(xb)
     _check_batches(batches)
-    targets = lsuv_targets(model, modules)
-    return batches, targets, _untouchable(model, targets)
+    named = _named_modules(model)
+    owners = _weight_owners(named)
+    targets = _find_targets(model, named, modules, owners)
+    return batches, targets, _untouchable(targets, owners)
 
 def _table(targets, rows, untouched) -> pd.DataFrame:
     "The statistics: `rows` (`{module: row}`) in the order the modules ran, then the other targets, `not run` unless `untouched` says why"
     order = [*rows] + [m for m in targets if m not in rows]
-    table = stats_table([rows[m] if m in rows else LSUVRow.untouched(targets[m], untouched.get(m, LSUVStatus.not_run)) for m in order])
-    # the class beside the dotted path: `0.0`, `1.0` are names, not numbers
-    table.insert(1, 'layer', [type(m).__name__ for m in order])
-    return table
+    return stats_table([rows[m] if m in rows else LSUVRow.untouched(targets[m], untouched.get(m, LSUVStatus.not_run)) for m in order],
+                       [type(m).__name__ for m in order])

@@ -6,7 +6,8 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/engine.html.md"""
 
 # %% ../nbs/02_engine.ipynb #dc1c3f7f
 from __future__ import annotations
-import threading, warnings
+import math, threading, warnings
+import numpy as np
 from contextlib import contextmanager
 from functools import partial
 import torch, torch.distributed as dist
@@ -15,6 +16,7 @@ from fastcore.basics import store_attr, patch
 from .core import *
 from .core import (_has_bias, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
                               _scale_weight, _shift_bias)
+from .mode import _check_no_draw
 from .reference import _lsuv_row, _module_loop
 
 # %% auto #0
@@ -22,39 +24,56 @@ __all__ = []
 
 # %% ../nbs/02_engine.ipynb #0ddf8bc5
 class _AffineOutput:
-    "Statistics of the outputs `o = Wx + b` of a conv/linear module, updated without recomputing `o` as LSUV divides `W` and shifts `b`"
+    "The statistics of the outputs `o = Wx + b` of a conv/linear module as a few numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
     def __init__(self, m, outputs, ranks=None):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        b0 = m.bias.detach().float() if m.bias is not None else o.new_zeros(o.shape[self.dim], dtype=torch.float32)
-        *stats,b0 = torch.stack([s for o in outputs for s in self.channel_stats(o)] + [b0]).double().cpu()  # one host sync per module
-        mu,var,counts = stats[0::2],stats[1::2],[o.numel()/o.shape[self.dim] for o in outputs]
-        if ranks is None and len(outputs)==1 and counts[0]<2**29: pooled_mu,self.var,count = mu[0],var[0],counts[0]
+        self.b0 = m.bias.detach() if m.bias is not None else None
+        stats = [self.channel_stats(o) for o in outputs]  # one host sync per output
+        if ranks is None and len(outputs)==1 and stats[0][2]<2**29: mu,var,count = stats[0]
         else:
-            mu,var,counts = torch.stack(mu),torch.stack(var),torch.tensor(counts, dtype=torch.float64)[:,None]
-            if ranks is not None: mu,var,counts = ranks.pool_channels(mu, var, counts)  # the batches of every process
+            mu,var,counts = np.array([s[0] for s in stats]),np.array([s[1] for s in stats]),np.array([[float(s[2])] for s in stats])
+            if ranks is not None: mu,var,counts = (t.numpy() for t in ranks.pool_channels(*map(torch.from_numpy, (mu, var, counts))))
             pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
-            self.var,count = (counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum(),counts.sum().item()
-        self.wx_mean,self.b0 = pooled_mu-b0,b0
-        self.size = (pooled_mu.abs() + self.var.sqrt()).max().item()  # about the largest |o| of a channel
+            mu,var,count = pooled_mu,(counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum(),int(counts.sum())
+        b0 = self.b0.double().cpu().numpy() if self.b0 is not None else np.zeros_like(mu)
+        # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0)
+        rows = np.array([mu-b0, b0])
+        self.wx_mean,self.b_mean = means = rows.sum(1)/len(b0)
+        rows -= means[:,None]
+        (wx_var,self.cov),(_,self.b_var) = rows @ rows.T / len(b0)
+        self.a = var.sum()/len(b0) + wx_var
+        self.size = np.sqrt(2*(mu*mu + var).max())  # at least the largest |mean|+std of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = round(count)*len(b0)
+        self.n = count*len(b0)
         self.reset()
 
     def channel_stats(self, o):
-        "Per-channel mean and population variance of `o`, with BatchNorm's own kernel (a reduction over dim 1)"
-        x = o.detach().float()
+        "Mean and population variance in float64 of each channel of `o`, and the values per channel: from sums and sums of squares (one read of `o`), or BatchNorm's Welford kernel where they would cancel, or for small images where it is faster"
+        x = o.float()
         x = x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
-        return torch.batch_norm_update_stats(x, None, None, 0.)
+        count = x.numel()//x.shape[1]
+        if x.dim()==2 or math.prod(x.shape[2:])>=16:
+            dims = [0, *range(2, x.dim())]
+            mu,var = torch.stack([x.sum(dims), x.square().sum(dims)]).cpu().numpy().astype(np.float64)/count
+            var -= mu*mu
+            if (mu*mu <= 15*var).all(): return mu,var,count
+        mu,var = torch.stack(torch.batch_norm_update_stats(x, None, None, 0.)).cpu().numpy().astype(np.float64)
+        return mu,var,count
 
     def measure(self):
-        mu = self.c*self.wx_mean + self.b
-        var = (self.c**2*self.var).mean() + mu.var(correction=0)
-        return mu.mean().item(), (var*self.n/(self.n-1)).sqrt().item()
+        c = self.c
+        var = c*c*self.a + 2*c*self.cov + self.b_var
+        return float(c*self.wx_mean + self.b_mean - self.d), math.sqrt(max(var, 0.)*self.n/(self.n-1))
 
-    def reset(self): self.b,self.c,self.ops = self.b0.clone(),1.,[]
-    def scale(self, f): self.c /= f; self.ops.append((_scale_weight, f))
-    def shift(self, d): self.b -= d; self.ops.append((_shift_bias, d))
+    def reset(self): self.f,self.c,self.d = 1.,1.,0.
+    def scale(self, f): self.f *= f; self.c = 1/self.f
+    def shift(self, d): self.d += d
+
+    @property
+    def ops(self):
+        "The corrections for the journal: the weight divided once, the bias shifted once"
+        return [(_scale_weight, self.f)]*(self.f!=1) + [(_shift_bias, self.d)]*(self.d!=0)
 
     def exact(self, tol, std, mean):
         "Whether the rounding error of `o`, magnified by the correction, stays far below `tol` or near that of a recomputed output"
@@ -62,11 +81,11 @@ class _AffineOutput:
         return magnified*self.eps <= 0.01*tol or magnified <= 100*(std+abs(mean))
 
     def correct_(self, o):
-        "Turn `o` into the output of the corrected module, in place, in one pass over it"
-        shift = self.b - self.c*self.b0
-        if not shift.any(): return o.mul_(self.c)
+        "Turn `o` into the output of the corrected module, in place, in one pass over it: `c*o + (1-c)*b0 - d`"
+        if self.b0 is None: return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
-        return torch.add(shift.view(shape).to(o), o, alpha=self.c, out=o)
+        return torch.add((self.b0.float()*(1-self.c) - self.d).view(shape).to(o), o, alpha=self.c, out=o)
+
 
 # %% ../nbs/02_engine.ipynb #9cd45cf4
 class _Replan(Exception):
@@ -147,6 +166,7 @@ class _OnePass(_Journal):
 
     def hook(self, runner, args, kwargs, o):
         if self.rerunning: return
+        _check_no_draw()
         m = self.target_of[runner]
         first = m not in self.local.called
         self.local.called.add(m)
@@ -173,12 +193,11 @@ class _OnePass(_Journal):
     def correct_affine(self, m, outs):
         "The analytic path: the row, and `outs` corrected in place, the corrections waiting in the journal; `None` if it is not exact"
         out = _AffineOutput(m, outs, self.ranks)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
-                            self.targets[m], **self.loop_kwargs)
+        held = []  # the warnings of a row that is thrown away if the shortcut is not exact
+        row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
+                        self.targets[m], warn=held.append, **self.loop_kwargs)
         if not out.exact(*(self.loop_kwargs[k] for k in ('tol','std','mean'))): return None
-        for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for message in held: warnings.warn(message)
         self.pending[m] = out.ops
         if out.ops: outs = [out.correct_(o) for o in outs]
         return row, outs

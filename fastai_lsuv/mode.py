@@ -33,18 +33,20 @@ def _set_rng_states(states):
 @contextmanager
 def lsuv_mode(model:nn.Module):
     "No grad, `model` in train mode with dropout in eval; flags, buffers and RNG states restored on exit"
-    flags = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.clone()) for b in model.buffers()]
-    rng = _rng_states()
+    modules = list(model.modules())
+    flags = [m.training for m in modules]
+    buffers = [b for m in modules for b in m._buffers.values() if b is not None]
+    saved,rng = [b.clone() for b in buffers],_rng_states()
     try:
-        model.train()
-        for m,_ in flags:
+        if not all(flags): model.train()  # a model already training is left alone: no walk over every module
+        for m in modules:
             if _is_dropout(m): m.eval()
         with torch.no_grad(): yield model
     finally:
-        for m,training in flags: m.training = training
-        with torch.no_grad():
-            for b,v in buffers: b.copy_(v)
+        for m,training in zip(modules, flags):
+            if m.training!=training: m.training = training
+        if buffers:
+            with torch.no_grad(): torch._foreach_copy_(buffers, saved)
         _set_rng_states(rng)
 
 # %% ../nbs/00a_mode.ipynb #32bb3124
@@ -84,13 +86,21 @@ def _holding_warnings(f):
 def _give(caught):
     for w in caught: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
+_attempts = []  # the generators' states at the start of each `_drew` attempt running now
+
+def _check_no_draw():
+    "Stop the attempt running now as soon as a random generator moved: its result is lost anyway"
+    if _attempts and not _same_states(_attempts[-1], _generator_states()): raise _RandomDraw(None)
+
 def _drew(f, undo):
     "`(False, f())` when `f()` leaves the random generators as they were; else `(True, None)`, with `undo()` called and the generators put back"
     start = _generator_states()
+    _attempts.append(start)
     try: res,caught = _holding_warnings(f)
     except Exception:
         if _same_states(start, _generator_states()): raise
-        res,caught = None,[]  # the draw may be what failed: find the module that drew first
+        res,caught = None,[]  # the draw may be what failed (or `_check_no_draw` stopped it): find the module that drew first
+    finally: _attempts.pop()
     if _same_states(start, _generator_states()):
         _give(caught)
         return False, res

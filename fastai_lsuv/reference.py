@@ -51,14 +51,14 @@ def lsuv_loop(measure, # `() -> (mean, std)` of the module's output
     return mu,sd,iters,(LSUVStatus.ok if converged else LSUVStatus.not_converged)
 
 # %% ../nbs/01_reference.ipynb #2adb48fc
-def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_iter, std, mean) -> LSUVRow:
-    "`lsuv_loop` on module `name` plus checks and a status; `restore()` puts the module back as it was"
+def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_iter, std, mean, warn=warnings.warn) -> LSUVRow:
+    "`lsuv_loop` on module `name` plus checks and a status; `restore()` puts the module back as it was, `warn(message)` tells the user"
     def checked(stats):
         _check_finite(name, *stats)
         return stats
     checked(first)
     if _dead(*first):
-        warnings.warn(f"LSUV: module '{name}' has a constant output (std {first[1]:.3g}); it was left unchanged")
+        warn(f"LSUV: module '{name}' has a constant output (std {first[1]:.3g}); it was left unchanged")
         return LSUVRow(name, *first, *first, 0, LSUVStatus.dead)
     todo = [first]
     mu,sd,iters,status = lsuv_loop(lambda: todo.pop() if todo else checked(measure()), scale, shift,
@@ -68,9 +68,9 @@ def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_
     kept = status==LSUVStatus.not_converged and off(mu, sd)<off(*first)
     if not kept: restore(); mu,sd = first
     if status==LSUVStatus.insensitive:
-        warnings.warn(f"LSUV: the output of module '{name}' does not answer to its weight (scale-invariant, or a constant input); it was left unchanged")
+        warn(f"LSUV: the output of module '{name}' does not answer to its weight (scale-invariant, or a constant input); it was left unchanged")
     else:
-        warnings.warn(f"LSUV: module '{name}' did not converge in {max_iter} iterations (mean {mu:.3g}, std {sd:.3g})" +
+        warn(f"LSUV: module '{name}' did not converge in {max_iter} iterations (mean {mu:.3g}, std {sd:.3g})" +
                       ("" if kept else "; it was left unchanged"))
     return LSUVRow(name, *first, mu, sd, iters, status)
 
