@@ -59,7 +59,7 @@ class _AffineOutput:
     def channels(self, o):
         "`o` in float32 with its channels on dim 1; without a bias, one channel: such an output only scales as a whole"
         x = o.float()
-        if self.b0 is None: return x.view(-1, 1)
+        if self.b0 is None: return x.reshape(-1, 1)
         return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
 
     @staticmethod
