@@ -37,7 +37,7 @@ class _AffineOutput:
         values = sums.tolist()  # one host sync per module
         if ranks is not None: *values,count = values
         *channel_sums,squares = values
-        mu = np.array(channel_sums)/count if len(channel_sums)>1 else np.array([channel_sums[0]/count])
+        mu = np.array(channel_sums)/count
         square = squares/(count*len(mu))
         within = square - mu@mu/len(mu)  # the mean variance within a channel
         # where the means dwarf the stds the sums cancel: a second read of the outputs, centred on the channels' means
