@@ -306,8 +306,8 @@ def fmt(v, col):
 
 def within_fp32(df):
     "The models whose one-pass result is further than 1e-5 from the course loop's, but no further than float32 from float64"
-    course = pd.to_numeric(df['course_diff'], errors='coerce')
-    fp64 = pd.to_numeric(df['fp64_diff'], errors='coerce') if 'fp64_diff' in df else course*math.nan
+    if 'fp64_diff' not in df: return pd.Series(False, index=df.index)
+    course,fp64 = (pd.to_numeric(df[c], errors='coerce') for c in ('course_diff', 'fp64_diff'))
     return (course>1e-5) & (course<=fp64)
 
 def summary(df, args):

@@ -14,7 +14,7 @@ import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_has_bias, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+from .core import (_has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
                               _scale_weight, _shift_bias)
 from .mode import _check_no_draw
 from .reference import _lsuv_row, _module_loop
@@ -34,7 +34,9 @@ class _AffineOutput:
         # sums per channel and of squares: they add up over batches, and over processes
         sums = self.sums(xs[0]) if len(xs)==1 else torch.stack([self.sums(x) for x in xs]).double().sum(0)
         if ranks is not None: sums = ranks.total(torch.cat([sums.double(), sums.new_tensor([count], dtype=torch.float64)]))
+        if self.b0 is not None: sums = torch.cat([sums.double(), self.b0.double()])
         values = sums.tolist()  # one host sync per module
+        if self.b0 is not None: values,b0 = values[:-len(self.b0)],np.array(values[-len(self.b0):])
         if ranks is not None: *values,count = values
         *channel_sums,squares = values
         mu = np.array(channel_sums)/count
@@ -45,7 +47,6 @@ class _AffineOutput:
         if self.b0 is None: self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mu[0],0.,within,0.,0.
         else:
             # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0)
-            b0 = self.b0.double().cpu().numpy()
             rows = np.array([mu-b0, b0])
             self.wx_mean,self.b_mean = means = rows.sum(1)/len(b0)
             rows -= means[:,None]
@@ -113,7 +114,7 @@ def _is_affine(m, runner):
     "Whether `runner`'s output is `Wx+b` of `m`'s own weight and bias, with no hook but the pass's"
     plain = type(m) in _lsuv_types if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
     return (plain and not runner._forward_pre_hooks and len(runner._forward_hooks)==1
-            and 'parametrizations' not in m._modules)  # `nn.utils.parametrize.is_parametrized`, without its getattr
+            and not _parametrized(m))
 
 def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
 
