@@ -54,8 +54,9 @@ class LSUVRow(NamedTuple):
 
 def stats_table(rows, layers=None) -> pd.DataFrame:
     "LSUV's statistics, one `LSUVRow` per module, the status as a plain string; `layers`, the modules' classes, go beside their names"
-    columns = dict(zip(LSUVRow._fields, map(list, zip(*rows)))) if rows else {k:[] for k in LSUVRow._fields}
-    columns['status'] = [str(s) for s in columns['status']]
+    columns = dict(zip(LSUVRow._fields, zip(*rows))) if rows else {k:() for k in LSUVRow._fields}
+    columns = {k:(list(v) if k=='module' else [str(s) for s in v] if k=='status' else np.array(v, dtype=int if k=='iters' else float))
+               for k,v in columns.items()}
     # the class beside the dotted path: `0.0`, `1.0` are names, not numbers
     if layers is not None: columns = {'module': columns.pop('module'), 'layer': list(layers), **columns}
     return pd.DataFrame(columns)
@@ -142,6 +143,14 @@ def _shift_bias(m, d):
     if isinstance(b, Tensor): b.data.sub_(d)
     else: m.bias = b - d
 
+def _correct_params(corrections):
+    "`_scale_weight(m, f)` and `_shift_bias(m, d)` for each `(m, f, d)` of `corrections` (biases that are tensors), one call for all the weights and one for all the biases"
+    scaled = [(_weight(m), f) for m,f,_ in corrections if f!=1]
+    shifted = [(m.bias, d) for m,_,d in corrections if d!=0]
+    with torch.no_grad():
+        if scaled: torch._foreach_div_(*map(list, zip(*scaled)))
+        if shifted: torch._foreach_sub_(*map(list, zip(*shifted)))
+
 def _save_params(m):
     "What `_restore_params` needs to put `m`'s weight and bias back exactly"
     b = m.bias if _has_bias(m) else None
@@ -215,8 +224,18 @@ def _module_name(model, m):
     return name
 
 def _named_modules(model):
-    "`(name, module)` for every module of `model`, a module reached by several paths once per path"
-    return list(model.named_modules(remove_duplicate=False))
+    "`(name, module)` for every module of `model`, a module reached by several paths once per path: `model.named_modules(remove_duplicate=False)` without a generator per module"
+    res = []
+    def walk(m, name):
+        res.append((name, m))
+        for n,child in m._modules.items():
+            if child is not None: walk(child, f"{name}.{n}" if name else n)
+    walk(model, '')
+    return res
+
+def _modules(model):
+    "`model.modules()` as a list, from the same walk as `_named_modules`"
+    return list(dict.fromkeys(m for _,m in _named_modules(model)))
 
 def _weight_owners(named):
     "How many names each parameter has among `named` modules (from `_named_modules`): more than one means a tied weight"
@@ -237,8 +256,7 @@ def _find_targets(model, named, modules, owners):
     unique = {}  # the first name of each module, as `model.named_modules()` gives it
     for n,m in named: unique.setdefault(m, n)
     if modules is None:
-        return {m:n for m,n in unique.items()
-                if isinstance(m, _lsuv_types) and _weight(m).requires_grad and owners[id(_weight(m))]==1}
+        return {m:n for m,n in unique.items() if isinstance(m, _lsuv_types) and (w := _weight(m)).requires_grad and owners[id(w)]==1}
     selectors,res = _selectors(modules),{}
     for o in selectors:
         if isinstance(o, nn.Module):
@@ -252,7 +270,7 @@ def _find_targets(model, named, modules, owners):
 
 def _runners(model, targets) -> dict:
     "`{target: module whose output is the target's}`: an `nn.MultiheadAttention` for its `out_proj`, the target itself otherwise"
-    attention = {a.out_proj: a for a in model.modules() if isinstance(a, nn.MultiheadAttention)}
+    attention = {a.out_proj: a for a in _modules(model) if isinstance(a, nn.MultiheadAttention)}
     return {m:attention.get(m, m) for m in targets}
 
 def _main_output(m, runner, o):
@@ -277,7 +295,8 @@ def _lsuv_setup(model, xb, modules):
     named = _named_modules(model)
     owners = _weight_owners(named)
     targets = _find_targets(model, named, modules, owners)
-    return batches, targets, _untouchable(targets, owners)
+    # the default targets leave frozen and shared weights out already
+    return batches, targets, ({} if modules is None else _untouchable(targets, owners))
 
 def _table(targets, rows, untouched) -> pd.DataFrame:
     "The statistics: `rows` (`{module: row}`) in the order the modules ran, then the other targets, `not run` unless `untouched` says why"

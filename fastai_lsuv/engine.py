@@ -14,7 +14,7 @@ import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+from .core import (_correct_params, _has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
                               _scale_weight, _shift_bias)
 from .mode import _check_no_draw
 from .reference import _lsuv_row, _module_loop
@@ -30,43 +30,53 @@ class _AffineOutput:
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
         self.b0 = m.bias.detach() if m.bias is not None else None
         xs = [self.channels(o) for o in outputs]
-        count = sum(x.numel()//x.shape[1] for x in xs)  # values per channel
+        k = 1 if self.b0 is None else xs[0].shape[1]  # channels
+        count = sum(x.numel() for x in xs)//k  # values per channel
         # sums per channel and of squares: they add up over batches, and over processes
         sums = self.sums(xs[0]) if len(xs)==1 else torch.stack([self.sums(x) for x in xs]).double().sum(0)
-        if ranks is not None: sums = ranks.total(torch.cat([sums.double(), sums.new_tensor([count], dtype=torch.float64)]))
-        if self.b0 is not None: sums = torch.cat([sums.double(), self.b0.double()])
-        values = sums.tolist()  # one host sync per module
-        if self.b0 is not None: values,b0 = values[:-len(self.b0)],np.array(values[-len(self.b0):])
-        if ranks is not None: *values,count = values
-        *channel_sums,squares = values
-        mu = np.array(channel_sums)/count
-        square = squares/(count*len(mu))
-        within = square - mu@mu/len(mu)  # the mean variance within a channel
-        # where the means dwarf the stds the sums cancel: a second read of the outputs, centred on the channels' means
-        if 16*within < square: within = self.centred_squares(xs, mu, ranks)/(count*len(mu))
-        if self.b0 is None: self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mu[0],0.,within,0.,0.
+        if ranks is not None: sums = ranks.total(torch.cat([sums.new_tensor([count], dtype=torch.float64), sums.double()]))
+        if self.b0 is None:  # one channel: plain floats
+            *counted,total,squares = sums.tolist()
+            if counted: count, = counted
+            mean,square = total/count,squares/count
+            within = square - mean*mean
+            # where the mean dwarfs the std the sums cancel: a second read of the outputs, centred on the mean
+            if 16*within < square: within = self.centred_squares(xs, [mean], ranks)/count
+            self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mean,0.,within,0.,0.
+            self.size = abs(mean) + math.sqrt(max(within, 0.))
         else:
-            # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0)
-            rows = np.array([mu-b0, b0])
-            self.wx_mean,self.b_mean = means = rows.sum(1)/len(b0)
-            rows -= means[:,None]
-            (wx_var,self.cov),(_,self.b_var) = rows @ rows.T / len(b0)
-            self.a = within + wx_var
-        self.size = np.abs(mu).max() + math.sqrt(max(within, 0.)*len(mu))  # at least the largest |mean|+std of a channel
+            # one host read: [count,] the sum of squares, the channels' sums, and the bias riding along
+            values = torch.cat([sums, self.b0 if self.b0.dtype==sums.dtype else self.b0.to(sums.dtype)]).cpu().numpy().astype(float)
+            if ranks is not None: count = float(values[0])
+            rows = values[-2*k:].reshape(2, k)
+            rows[0] /= count  # the channels' means
+            (mu2,mu_b),(_,b2) = (rows @ rows.T).tolist()
+            mu_sum,b_sum = rows.sum(1).tolist()
+            square = float(values[-2*k-1])/(count*k)
+            within = square - mu2/k  # the mean variance within a channel
+            if 16*within < square: within = self.centred_squares(xs, rows[0], ranks)/(count*k)
+            # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0),
+            # where wx = mean - b0; sums over channels in float64 lose nothing that `exact` lets through
+            self.b_mean = b_sum/k
+            self.wx_mean = mu_sum/k - self.b_mean
+            self.a = within + (mu2 - 2*mu_b + b2)/k - self.wx_mean**2
+            self.cov = (mu_b - b2)/k - self.wx_mean*self.b_mean
+            self.b_var = b2/k - self.b_mean**2
+            self.size = float(np.abs(rows[0]).max()) + math.sqrt(max(within, 0.)*k)  # at least the largest |mean|+std of a channel
         self.eps = torch.finfo(o.dtype).eps
-        self.n = round(float(count))*len(mu)
+        self.n = round(float(count))*k
         self.reset()
 
     def channels(self, o):
-        "`o` in float32 with its channels on dim 1; without a bias, one channel: such an output only scales as a whole"
-        x = o.float()
-        if self.b0 is None: return x.reshape(-1, 1)
-        return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0) if self.dim==0 else x
+        "`o` in float32 with its channels on dim 1; without a bias the output only scales as a whole, one channel whatever its layout"
+        x = o if o.dtype==torch.float32 else o.float()
+        if self.b0 is None or self.dim==1: return x
+        return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0)
 
-    @staticmethod
-    def sums(x):
-        "The sum of each channel of `x`, then the sum of its squares (one read of `x`)"
-        return torch.cat([x.sum([0, *range(2, x.dim())]), x.square().sum().view(1)])
+    def sums(self, x):
+        "The sum of all of `x` then of its squares, without a bias; with one, the sum of squares then each channel's sum"
+        if self.b0 is None: return torch.stack([x.sum(), x.square().sum()])
+        return torch.cat([x.square().sum().view(1), x.sum([0, *range(2, x.dim())])])
 
     @staticmethod
     def centred_squares(xs, mu, ranks):
@@ -84,11 +94,6 @@ class _AffineOutput:
     def scale(self, f): self.f *= f; self.c = 1/self.f
     def shift(self, d): self.d += d
 
-    @property
-    def ops(self):
-        "The corrections for the journal: the weight divided once, the bias shifted once"
-        return [(_scale_weight, self.f)]*(self.f!=1) + [(_shift_bias, self.d)]*(self.d!=0)
-
     def exact(self, tol, std, mean):
         "Whether the rounding error of `o`, magnified by the correction, stays far below `tol` or near that of a recomputed output"
         magnified = self.c*self.size
@@ -98,7 +103,8 @@ class _AffineOutput:
         "Turn `o` into the output of the corrected module, in place, in one pass over it: `c*o + (1-c)*b0 - d`"
         if self.b0 is None: return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
-        return torch.add((self.b0.float()*(1-self.c) - self.d).view(shape).to(o), o, alpha=self.c, out=o)
+        shift = (self.b0.float()*(1-self.c) - self.d).view(shape)
+        return torch.add(shift if shift.dtype==o.dtype else shift.to(o.dtype), o, alpha=self.c, out=o)
 
 
 # %% ../nbs/02_engine.ipynb #9cd45cf4
@@ -131,9 +137,10 @@ class _Journal:
 
     def commit(self, among=None, save=True):
         "Apply the pending corrections of the analytic path (of the modules in `among` only, if given)"
-        for m in [m for m in self.pending if among is None or m in among]:
-            if save: self.save(m)
-            for f,arg in self.pending.pop(m): f(m, arg)
+        ready = [m for m in self.pending if among is None or m in among]
+        if save:
+            for m in ready: self.save(m)
+        _correct_params([(m, *self.pending.pop(m)) for m in ready])
 
     def undo(self, m):
         "Forget `m` and every module done after it, with their parameters as they were"
@@ -212,8 +219,8 @@ class _OnePass(_Journal):
                         self.targets[m], warn=held.append, **self.loop_kwargs)
         if not out.exact(*(self.loop_kwargs[k] for k in ('tol','std','mean'))): return None
         for message in held: warnings.warn(message)
-        self.pending[m] = out.ops
-        if out.ops: outs = [out.correct_(o) for o in outs]
+        self.pending[m] = out.f,out.d  # the weight divided by f, the bias shifted by d
+        if (out.f, out.d)!=(1, 0): outs = [out.correct_(o) for o in outs]
         return row, outs
 
     def correct_rerun(self, m, items, outs):

@@ -10,6 +10,7 @@ import random, warnings
 from contextlib import contextmanager
 import numpy as np, torch
 from torch import nn
+from .core import _modules
 
 # %% auto #0
 __all__ = ['lsuv_mode']
@@ -33,7 +34,7 @@ def _set_rng_states(states):
 @contextmanager
 def lsuv_mode(model:nn.Module):
     "No grad, `model` in train mode with dropout in eval; flags, buffers and RNG states restored on exit"
-    modules = list(model.modules())
+    modules = _modules(model)
     flags = [m.training for m in modules]
     buffers = [b for m in modules for b in m._buffers.values() if b is not None]
     saved,rng = [b.clone() for b in buffers],_rng_states()
@@ -55,13 +56,14 @@ class _RandomDraw(Exception):
     def __init__(self, module): self.module = module
 
 def _generator_states():
-    "The states of the random generators torch draws from: the CPU's and, once CUDA is in use, every device's"
-    return torch.default_generator.get_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
+    "The states of the random generators torch draws from: the CPU's (as bytes: the cheapest to compare) and, once CUDA is in use, every device's"
+    return (torch.default_generator.get_state().numpy().tobytes(),
+            torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
 
-def _same_states(a, b): return torch.equal(a[0], b[0]) and all(torch.equal(x, y) for x,y in zip(a[1], b[1]))
+def _same_states(a, b): return a[0]==b[0] and all(torch.equal(x, y) for x,y in zip(a[1], b[1]))
 
 def _set_generator_states(states):
-    torch.default_generator.set_state(states[0])
+    torch.default_generator.set_state(torch.frombuffer(bytearray(states[0]), dtype=torch.uint8))
     if states[1]: torch.cuda.set_rng_state_all(states[1])
 
 @contextmanager
