@@ -48,7 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--depth-width', type=int, default=16, help='channels of the plain CNNs')
     p.add_argument('--depth-bs', type=int, default=32, help='batch size of the depth sweep')
     p.add_argument('--depth-size', type=int, default=16, help='image size of the depth sweep')
-    p.add_argument('--depth-repeats', type=int, default=3, help='timed runs of each method at each depth')
+    p.add_argument('--depth-repeats', type=int, default=3, help='timed runs of the course loop and of PyPI lsuv at each depth')
+    p.add_argument('--small-repeats', type=int, default=21,
+                   help='timed runs of the forward and of lsuv_init on the small models (--tv-models and the depth sweep): milliseconds each')
     p.add_argument('--tv-models', default='mobilenet_v3_small@8x64',
                    help="torchvision models timed against their forward, each NAME@BATCHxSIZE, comma-separated (e.g. vit_b_16@32x224); '' for none")
     p.add_argument('--n-batches', type=int, default=4, help='batches of --model for the statistics-over-several-batches runs')
@@ -61,7 +63,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.model,args.bs,args.size,args.depths,args.depth_bs,args.depth_size = 'xresnet18',2,32,'2,4',4,8
-        args.repeats = args.slow_repeats = args.depth_repeats = 1
+        args.repeats = args.slow_repeats = args.depth_repeats = args.small_repeats = 1
         args.n_batches,args.tv_models = 2,'mobilenet_v3_small@2x32'
     args.depths = [int(d) for d in args.depths.split(',')]
     args.tv_models = [parse_tv(spec) for spec in args.tv_models.split(',') if spec]
@@ -293,7 +295,8 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
     for n in ['forward_batches','ours_batches']:
         lines.append(f"| {labels[n]} | {fmt_s(group.median(n))} | {group.median(n)/group.median('forward_batches'):.2f} |")
     lines += ["", f"### Time vs depth: plain CNNs (3x3 conv + ReLU, {args.depth_width} channels, linear head), "
-              f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, median of {args.depth_repeats}", "",
+              f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, medians of {args.small_repeats} runs "
+              f"(the course loop and PyPI lsuv: {args.depth_repeats})", "",
               "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init |",
               "|---:|---:|---:|---:|---:|---:|---:|"]
     for d,runs in depth.items():
@@ -343,11 +346,11 @@ def main(argv=None):
     del model,xb
     tv = {}
     for spec in args.tv_models:
-        log(f"{tv_label(spec)}: {args.repeats} runs of forward and lsuv_init")
+        log(f"{tv_label(spec)}: {args.small_repeats} runs of forward and lsuv_init")
         make = lambda spec=spec: tv_model(args, spec)
         runs = Runs(*make(), args)
         for n in ['forward','forward','ours']: runs(n, record=False)
-        runs.interleaved(['forward','ours'], dict(forward=args.repeats, ours=args.repeats))
+        runs.interleaved(['forward','ours'], dict(forward=args.small_repeats, ours=args.small_repeats))
         cuda = torch.device(args.device).type=='cuda'
         mem = {n:peak_memory(args, n, spec) for n in ['forward','ours']} if cuda else None
         tv[spec] = (runs, mem, {n:host_syncs(args, make, n) for n in ['forward','ours']} if cuda else None)
@@ -359,7 +362,7 @@ def main(argv=None):
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
         for n in ['forward','ours']: runs(n, record=False)
-        runs.interleaved(names, {n:args.depth_repeats for n in names})
+        runs.interleaved(names, {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in names})
     table,ok = report(args, main_runs, memory, syncs, depth, group, tv, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = table.replace('\n\n', f"\n\nCommand: `{cmd.strip()}`\n\n", 1)
