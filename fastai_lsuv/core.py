@@ -70,8 +70,10 @@ def pool_moments(parts:list) -> tuple[float,float]:
     return mean, math.sqrt(max(var, 0.)*n/max(n-1, 1))
 
 def _moments(o):
-    "`(count, [mean, population variance])` of `o`: BatchNorm's Welford kernel on `o` as one channel, the same numbers as `var_mean`, with a faster kernel on a CPU"
-    return o.numel(), torch.cat(torch.batch_norm_update_stats(o.detach().float().reshape(1, 1, -1), None, None, 0.))
+    "`(count, [mean, population variance])` of `o`: the variance around the mean, two reads of `o`, as exact as `var_mean` and faster on a CPU"
+    x = o.detach().float().reshape(-1)
+    mean = x.mean()
+    return o.numel(), torch.stack([mean, (x - mean).square().mean()])
 
 def _pooled(moments):
     "`pool_moments` of `_moments` results, read back in one synchronisation"
