@@ -20,6 +20,9 @@ Per model it records:
   random state;
 - `course_diff`: the same measure against `lsuv_init_course`, the course loop, where it fits in `--course-budget`
   seconds (estimated from the forward time and the iterations `lsuv_init` needed);
+- `course_out_diff`: the same, with each bias measured against the target std too (`max(max|a|, max|b|, std)`): a bias
+  LSUV shifts from zero (SE blocks, heads) ends at a few 1e-3 with no scale of its own, and `course_diff` divides float32's
+  rounding of that shift (about 1e-7 of the output's std) by the shift itself; against the output it moves, it is 1e-7;
 - `fp64_diff`: where the course loop ran, the same measure between `lsuv_init` in float32 and in float64 from the same
   weights: how far float32's rounding alone moves the result. A `course_diff` above 1e-5 but below `fp64_diff` is
   equality as far as float32 resolves it: the model amplifies rounding, so two float32 computations of LSUV differ more;
@@ -36,7 +39,7 @@ import pandas as pd, torch
 from torch import nn
 import torchvision
 
-from fastai_lsuv.core import Batches
+from fastai_lsuv.core import Batches, lsuv_defaults
 from fastai_lsuv.api import lsuv_init
 from fastai_lsuv.reference import lsuv_init_course, target_stats
 
@@ -183,14 +186,14 @@ def snapshot(model):
     for k,v in sd.items(): sd[k] = v.detach().clone()
     return sd
 
-def rel_diff(a, b):
-    "Max over float tensors of `max|a-b| / max(max|a|, max|b|)`: 0 when equal, at most 2"
+def rel_diff(a, b, bias_scale=0.):
+    "Max over float tensors of `max|a-b| / max(max|a|, max|b|)`, biases' denominators at least `bias_scale`: 0 when equal, at most 2"
     res = 0.
     for k in b:
         if not b[k].is_floating_point(): continue
         x,y = a[k].double(),b[k].double()
         d = (x-y).abs().max().item()
-        if d>0: res = max(res, d/max(x.abs().max().item(), y.abs().max().item()))
+        if d>0: res = max(res, d/max(x.abs().max().item(), y.abs().max().item(), bias_scale*k.endswith('bias')))
     return res
 
 def to_double(xb):
@@ -272,13 +275,14 @@ def measure(model_id, args):
             row['worst_dev'],row['off_rows'] = deviations(stats, target_stats(model, lsuv_xb), args.tol)
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
-        row['course_diff'] = math.nan
+        row['course_diff'] = row['course_out_diff'] = math.nan
         if cost<=args.course_budget and any(fnmatch.fnmatchcase(model_id, p) for p in args.course.split(',')):
             model.load_state_dict(init)
             torch.manual_seed(1000)
             try:
                 lsuv_init_course(model, lsuv_xb, tol=args.tol, max_iter=args.max_iter)
                 row['course_diff'] = rel_diff(afters[0], snapshot(model))
+                row['course_out_diff'] = rel_diff(afters[0], snapshot(model), bias_scale=lsuv_defaults.std)
             except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
             try:
                 model64 = copy.deepcopy(model).double()
@@ -295,11 +299,11 @@ def measure(model_id, args):
 # ---------------------------------------------------------------- report
 
 columns = ['model', 'params_M', 'input', 'targets', 'statuses', 'iters', 'forward_s', 'lsuv_s', 'ratio', 'worst_dev', 'off_rows',
-           'seed_diff', 'course_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
+           'seed_diff', 'course_diff', 'course_out_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
 
 def fmt(v, col):
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
-    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
+    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'course_out_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
     if col=='ratio': return f"{v:.2f}"
     if col in ('targets', 'iters', 'off_rows'): return str(int(v))
     return str(v).replace('|', '/')
@@ -326,7 +330,8 @@ def summary(df, args):
                   f"- results that depend on the random seed (seed_diff > 0): {int((ran['seed_diff']>0).sum())} models",
                   f"- one-pass vs course loop compared on {int(ran['course_diff'].notna().sum())} models; above 1e-5 relative: "
                   f"{int((ran['course_diff']>1e-5).sum())}, of which {int(within_fp32(ran).sum())} within float32's own "
-                  f"difference from float64 (fp64_diff)",
+                  f"difference from float64 (fp64_diff); with biases measured against the target std (course_out_diff): "
+                  f"{int((ran['course_out_diff']>1e-5).sum())} above 1e-5",
                   f"- max weight-norm factor: {ran['max_wfactor'].max():.3g} ({ran.loc[ran['max_wfactor'].idxmax(), 'model']}); "
                   f"above 100: {int((ran['max_wfactor']>100).sum())} models",
                   f"- non-finite parameters: {int((~ran['finite'].astype(bool)).sum())} models"]
