@@ -54,12 +54,11 @@ class LSUVRow(NamedTuple):
 
 def stats_table(rows, layers=None) -> pd.DataFrame:
     "LSUV's statistics, one `LSUVRow` per module, the status as a plain string; `layers`, the modules' classes, go beside their names"
-    columns = dict(zip(LSUVRow._fields, zip(*rows))) if rows else {k:() for k in LSUVRow._fields}
-    columns = {k:(list(v) if k=='module' else [str(s) for s in v] if k=='status' else np.array(v, dtype=int if k=='iters' else float))
-               for k,v in columns.items()}
-    # the class beside the dotted path: `0.0`, `1.0` are names, not numbers
-    if layers is not None: columns = {'module': columns.pop('module'), 'layer': list(layers), **columns}
-    return pd.DataFrame(columns)
+    module,*stats,iters,status = zip(*rows) if rows else [()]*len(LSUVRow._fields)
+    # typed arrays, so that a table without rows has the same dtypes; the class goes beside the dotted path (`0.0`, `1.0` are names)
+    return pd.DataFrame({'module': np.array(module, dtype=str), **({} if layers is None else {'layer': np.array(layers, dtype=str)}),
+                         **{k:np.array(v, dtype=float) for k,v in zip(LSUVRow._fields[1:5], stats)},
+                         'iters': np.array(iters, dtype=int), 'status': np.array([str(s) for s in status], dtype=str)})
 
 # %% ../nbs/00_core.ipynb #80d7e922
 def pool_moments(parts:list) -> tuple[float,float]:

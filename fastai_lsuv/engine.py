@@ -46,7 +46,7 @@ class _AffineOutput:
             self.size = abs(mean) + math.sqrt(max(within, 0.))
         else:
             # one host read: [count,] the sum of squares, the channels' sums, and the bias riding along
-            values = torch.cat([sums, self.b0 if self.b0.dtype==sums.dtype else self.b0.to(sums.dtype)]).cpu().numpy().astype(float)
+            values = torch.cat([sums, self.b0.to(sums.dtype)]).cpu().numpy().astype(float)
             if ranks is not None: count = float(values[0])
             rows = values[-2*k:].reshape(2, k)
             rows[0] /= count  # the channels' means
@@ -69,7 +69,7 @@ class _AffineOutput:
 
     def channels(self, o):
         "`o` in float32 with its channels on dim 1; without a bias the output only scales as a whole, one channel whatever its layout"
-        x = o if o.dtype==torch.float32 else o.float()
+        x = o.float()
         if self.b0 is None or self.dim==1: return x
         return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0)
 
@@ -103,8 +103,7 @@ class _AffineOutput:
         "Turn `o` into the output of the corrected module, in place, in one pass over it: `c*o + (1-c)*b0 - d`"
         if self.b0 is None: return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
-        shift = (self.b0.float()*(1-self.c) - self.d).view(shape)
-        return torch.add(shift if shift.dtype==o.dtype else shift.to(o.dtype), o, alpha=self.c, out=o)
+        return torch.add((self.b0.float()*(1-self.c) - self.d).view(shape).to(o), o, alpha=self.c, out=o)
 
 
 # %% ../nbs/02_engine.ipynb #9cd45cf4
