@@ -15,6 +15,8 @@ Per model it records:
   same batch (train mode, as LSUV runs), over `--repeats` runs that alternate, each from the same initial weights;
 - `worst_dev`, `off_rows`: the statistics of every `ok` / `no bias` row measured again after LSUV (`target_stats`):
   the worst distance from the targets (std, and mean for `ok`) and how many rows are further than `tol` from them;
+- `off_rows_fp64`: where rows are off target, the same count for the same LSUV and re-measure in float64: 0 when the
+  rows are off by float32's rounding alone, which the model amplifies on its way through later layers;
 - `seed_diff`: two `lsuv_init` runs from the same initial weights under different global seeds; the max relative
   parameter difference (max over parameters of `max|a-b| / max(max|a|, max|b|)`): 0 when the result does not depend on the
   random state;
@@ -273,6 +275,14 @@ def measure(model_id, args):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             row['worst_dev'],row['off_rows'] = deviations(stats, target_stats(model, lsuv_xb), args.tol)
+            row['off_rows_fp64'] = math.nan
+            if row['off_rows']:
+                try:
+                    model64,xb64 = copy.deepcopy(model).double(),to_double(lsuv_xb)
+                    model64.load_state_dict(init)
+                    stats64 = lsuv_init(model64, xb64, tol=args.tol, max_iter=args.max_iter, show_progress=False)
+                    row['off_rows_fp64'] = deviations(stats64, target_stats(model64, xb64), args.tol)[1]
+                except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
         row['course_diff'] = row['course_out_diff'] = math.nan
@@ -299,13 +309,13 @@ def measure(model_id, args):
 # ---------------------------------------------------------------- report
 
 columns = ['model', 'params_M', 'input', 'targets', 'statuses', 'iters', 'forward_s', 'lsuv_s', 'ratio', 'worst_dev', 'off_rows',
-           'seed_diff', 'course_diff', 'course_out_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
+           'off_rows_fp64', 'seed_diff', 'course_diff', 'course_out_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
 
 def fmt(v, col):
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
     if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'course_out_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
     if col=='ratio': return f"{v:.2f}"
-    if col in ('targets', 'iters', 'off_rows'): return str(int(v))
+    if col in ('targets', 'iters', 'off_rows', 'off_rows_fp64'): return str(int(v))
     return str(v).replace('|', '/')
 
 def within_fp32(df):
@@ -326,7 +336,8 @@ def summary(df, args):
         lines += [f"- lsuv_init time / forward time ({'zoo models' if len(zoo) else 'all'}): median {timed['ratio'].median():.2f}x, "
                   f"max {worst['ratio']:.2f}x ({worst['model']}), above 3x: {int((timed['ratio']>3).sum())}",
                   f"- rows off target when re-measured (beyond tol {args.tol:g}): {int(ran['off_rows'].sum())} in "
-                  f"{int((ran['off_rows']>0).sum())} models",
+                  f"{int((ran['off_rows']>0).sum())} models; the same LSUV and re-measure in float64 leave "
+                  f"{int(ran['off_rows_fp64'].sum())} rows off in those models",
                   f"- results that depend on the random seed (seed_diff > 0): {int((ran['seed_diff']>0).sum())} models",
                   f"- one-pass vs course loop compared on {int(ran['course_diff'].notna().sum())} models; above 1e-5 relative: "
                   f"{int((ran['course_diff']>1e-5).sum())}, of which {int(within_fp32(ran).sum())} within float32's own "
