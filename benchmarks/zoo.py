@@ -198,6 +198,12 @@ def rel_diff(a, b, bias_scale=0.):
         if d>0: res = max(res, d/max(x.abs().max().item(), y.abs().max().item(), bias_scale*k.endswith('bias')))
     return res
 
+def lsuv_fp64(model, init, xb, args):
+    "A float64 copy of `model` from its `init` state, after the same `lsuv_init` on `xb` in float64; and the statistics"
+    model64,xb64 = copy.deepcopy(model).double(),to_double(xb)
+    model64.load_state_dict(init)
+    return model64, xb64, lsuv_init(model64, xb64, tol=args.tol, max_iter=args.max_iter, show_progress=False)
+
 def to_double(xb):
     "`xb` (a tensor, a list or tuple of inputs, or `Batches`) with its floating-point tensors in float64"
     if isinstance(xb, torch.Tensor): return xb.double() if xb.is_floating_point() else xb
@@ -278,9 +284,7 @@ def measure(model_id, args):
             row['off_rows_fp64'] = math.nan
             if row['off_rows']:
                 try:
-                    model64,xb64 = copy.deepcopy(model).double(),to_double(lsuv_xb)
-                    model64.load_state_dict(init)
-                    stats64 = lsuv_init(model64, xb64, tol=args.tol, max_iter=args.max_iter, show_progress=False)
+                    model64,xb64,stats64 = lsuv_fp64(model, init, lsuv_xb, args)
                     row['off_rows_fp64'] = deviations(stats64, target_stats(model64, xb64), args.tol)[1]
                 except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
@@ -295,10 +299,7 @@ def measure(model_id, args):
                 row['course_out_diff'] = rel_diff(afters[0], snapshot(model), bias_scale=lsuv_defaults.std)
             except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
             try:
-                model64 = copy.deepcopy(model).double()
-                model64.load_state_dict(init)
-                lsuv_init(model64, to_double(lsuv_xb), tol=args.tol, max_iter=args.max_iter, show_progress=False)
-                row['fp64_diff'] = rel_diff(afters[0], snapshot(model64))
+                row['fp64_diff'] = rel_diff(afters[0], snapshot(lsuv_fp64(model, init, lsuv_xb, args)[0]))
             except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
     except Timeout: row['error'] = f'timeout: over --model-timeout {args.model_timeout}s'
     except Exception as e: row['error'] = f"{type(e).__name__}: {e}".replace('\n', ' ')[:200]
