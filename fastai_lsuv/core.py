@@ -69,7 +69,7 @@ def pool_moments(parts:list) -> tuple[float,float]:
     return mean, math.sqrt(max(var, 0.)*n/max(n-1, 1))
 
 def _moments(o):
-    "`(count, [mean, population variance])` of `o`: the variance around the mean, two reads of `o`, as exact as `var_mean` and faster on a CPU"
+    "`(count, [mean, population variance])` of `o`: the variance around the mean, in two reads of `o`"
     x = o.detach().float().reshape(-1)
     mean = x.mean()
     return o.numel(), torch.stack([mean, (x - mean).square().mean()])

@@ -38,12 +38,9 @@ class _AffineOutput:
         if self.b0 is None:  # one channel: plain floats
             *counted,total,squares = sums.tolist()
             if counted: count, = counted
-            mean,square = total/count,squares/count
-            within = square - mean*mean
-            # where the mean dwarfs the std the sums cancel: a second read of the outputs, centred on the mean
-            if 16*within < square: within = self.centred_squares(xs, [mean], ranks)/count
+            mean = total/count
+            within,top = self.within(xs, [mean], squares/count, mean*mean, count, ranks),abs(mean)
             self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mean,0.,within,0.,0.
-            self.size = abs(mean) + math.sqrt(max(within, 0.))
         else:
             # one host read: [count,] the sum of squares, the channels' sums, and the bias riding along
             values = torch.cat([sums, self.b0.to(sums.dtype)]).cpu().numpy().astype(float)
@@ -52,9 +49,7 @@ class _AffineOutput:
             rows[0] /= count  # the channels' means
             (mu2,mu_b),(_,b2) = (rows @ rows.T).tolist()
             mu_sum,b_sum = rows.sum(1).tolist()
-            square = float(values[-2*k-1])/(count*k)
-            within = square - mu2/k  # the mean variance within a channel
-            if 16*within < square: within = self.centred_squares(xs, rows[0], ranks)/(count*k)
+            within,top = self.within(xs, rows[0], float(values[-2*k-1])/(count*k), mu2/k, count, ranks),float(np.abs(rows[0]).max())
             # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0),
             # where wx = mean - b0; sums over channels in float64 lose nothing that `exact` lets through
             self.b_mean = b_sum/k
@@ -62,7 +57,7 @@ class _AffineOutput:
             self.a = within + (mu2 - 2*mu_b + b2)/k - self.wx_mean**2
             self.cov = (mu_b - b2)/k - self.wx_mean*self.b_mean
             self.b_var = b2/k - self.b_mean**2
-            self.size = float(np.abs(rows[0]).max()) + math.sqrt(max(within, 0.)*k)  # at least the largest |mean|+std of a channel
+        self.size = top + math.sqrt(max(within, 0.)*k)  # at least the largest |mean|+std of a channel
         self.eps = torch.finfo(o.dtype).eps
         self.n = round(float(count))*k
         self.reset()
@@ -79,11 +74,13 @@ class _AffineOutput:
         return torch.cat([x.square().sum().view(1), x.sum([0, *range(2, x.dim())])])
 
     @staticmethod
-    def centred_squares(xs, mu, ranks):
-        "The sum of squares of `xs` around their channels' means `mu`, over every batch and process"
+    def within(xs, mu, square, mean_square, count, ranks):
+        "The mean variance within a channel, `square - mean_square`; where the means `mu` dwarf the stds the two cancel, so `xs` are read again, centred on `mu`"
+        within = square - mean_square
+        if not 16*within < square: return within
         shape = [1, -1] + [1]*(xs[0].dim()-2)
         res = sum((x - x.new_tensor(mu).view(shape)).square().sum().double() for x in xs)
-        return float(res if ranks is None else ranks.total(res[None]))
+        return float(res if ranks is None else ranks.total(res[None]))/(count*len(mu))
 
     def measure(self):
         c = self.c

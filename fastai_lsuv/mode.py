@@ -56,7 +56,7 @@ class _RandomDraw(Exception):
     def __init__(self, module): self.module = module
 
 def _generator_states():
-    "The states of the random generators torch draws from: the CPU's (as bytes: the cheapest to compare) and, once CUDA is in use, every device's"
+    "The states of the random generators torch draws from: the CPU's (as bytes, compared without a tensor operation) and, once CUDA is in use, every device's"
     return (torch.default_generator.get_state().numpy().tobytes(),
             torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [])
 
