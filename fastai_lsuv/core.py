@@ -224,15 +224,16 @@ def _module_name(model, m):
     if name is None: raise ValueError(f"LSUV: {type(m).__name__} is not a module of the model")
     return name
 
+def _walk(m, name, res):
+    "Append `(name, m)` then each submodule's, depth first, to `res`; a plain function: a nested one calling itself would be a reference cycle, garbage the collector has to find"
+    res.append((name, m))
+    for n,child in m._modules.items():
+        if child is not None: _walk(child, f"{name}.{n}" if name else n, res)
+    return res
+
 def _named_modules(model):
     "`(name, module)` for every module of `model`, a module reached by several paths once per path: `model.named_modules(remove_duplicate=False)` without a generator per module"
-    res = []
-    def walk(m, name):
-        res.append((name, m))
-        for n,child in m._modules.items():
-            if child is not None: walk(child, f"{name}.{n}" if name else n)
-    walk(model, '')
-    return res
+    return _walk(model, '', [])
 
 def _modules(model):
     "`model.modules()` as a list, from the same walk as `_named_modules`"

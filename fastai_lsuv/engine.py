@@ -180,6 +180,7 @@ class _OnePass(_Journal):
             return self.model(*self.batches[0])
         finally:
             for h in hooks: h.remove()
+            self.local = threading.local()  # its `submit` refers back to the pass: dropped, the pass (its model, batches, process group) goes when `lsuv_init` returns
 
     def hook(self, runner, args, kwargs, o):
         if self.rerunning: return
@@ -249,9 +250,8 @@ class _Abort(Exception): "The pass stopped: the batch's forward pass unwinds"
 class _Batch:
     "One batch's forward pass in a thread that runs only while `step` waits for it, stopping at each target module"
     def __init__(self, run, inputs):
-        self.run,self.inputs,self.started,self.finished = run,inputs,False,False
+        self.run,self.inputs,self.thread,self.finished = run,inputs,None,False
         self.go,self.stopped,self.reply = threading.Event(),threading.Event(),None
-        self.thread = threading.Thread(target=self.forward, daemon=True)
 
     def forward(self):
         self.run.local.called,self.run.local.submit = set(),self.submit
@@ -271,16 +271,25 @@ class _Batch:
         return self.reply
 
     def step(self, reply=None):
-        "Let the batch run to its next target module or its end, with `reply` as the corrected output where it stopped"
+        "Let the batch run to its next target module or its end, with `reply` as the corrected output where it stopped; raises what its forward pass raised"
         self.reply = reply
         self.stopped.clear()
-        if self.started: self.go.set()
-        else: self.started = True; self.thread.start()
+        if self.thread is not None: self.go.set()
+        else:  # made at the start: a thread never started would hold on to the batch, and the batch to it
+            self.thread = threading.Thread(target=self.forward, daemon=True)
+            self.thread.start()
         self.stopped.wait()
+        if isinstance(self.stop, BaseException):
+            try: raise self.stop
+            finally: self.stop = None  # the batch lets go of the exception, whose traceback leads back to the batch and the pass
         return self.stop
 
-    def abort(self):
-        if self.started and not self.finished: self.step(None)
+    def close(self):
+        "Unwind the batch's forward pass if it is still running, and wait for its thread to end"
+        while self.thread is not None and not self.finished:
+            try: self.step(None)
+            except Exception: pass  # the pass is over: what the batch raises as it unwinds is not its result
+        if self.thread is not None: self.thread.join()
 
 @patch
 def forward_group(self:_OnePass):
@@ -288,16 +297,13 @@ def forward_group(self:_OnePass):
     batches,replies = [_Batch(self, inputs) for inputs in self.batches],[None]*len(self.batches)
     try:
         while True:
-            stops = []
-            for b,reply in zip(batches, replies):
-                stops.append(b.step(reply))
-                if isinstance(stops[-1], BaseException): raise stops[-1]
+            stops = [b.step(reply) for b,reply in zip(batches, replies)]
             if all(b.finished for b in batches): return
             if any(b.finished for b in batches) or len({id(m) for m,_ in stops})>1:
                 raise ValueError("LSUV: with several batches, every batch must run the same modules in the same order")
             replies = self.process(stops[0][0], [item for _,item in stops])
     finally:
-        for b in batches: b.abort()
+        for b in batches: b.close()
 
 # %% ../nbs/02_engine.ipynb #fe6d6286
 class _PeerFailed(RuntimeError): "Another process failed while LSUV ran"

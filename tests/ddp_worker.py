@@ -4,7 +4,7 @@ state dict and LSUV statistics to `out` for the parent to compare. Usage: RANK=r
 MASTER_PORT=p python ddp_worker.py OUT MODE..., each MODE `distrib_ctx` (fastai's `DistributedTrainer`) or `wrapped`
 (a model already wrapped in `DistributedDataParallel`); `pooled`: `lsuv_init` on each of `pooled_cases`, each process
 with its own batches; `failure`: process 1's forward pass fails. The modes run in turn in one process group."""
-import os, sys, time, warnings
+import gc, os, sys, time, warnings
 from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist
@@ -19,6 +19,7 @@ from fastai.distributed import *
 from fastai_lsuv.all import *
 from fastai_lsuv.core import Batches
 from fastai_lsuv.api import lsuv_init
+from fastai_lsuv.engine import _Ranks
 
 @patch
 def _broadcast(self:DistributedDL, t, rank):
@@ -82,6 +83,10 @@ def rank_batches(case, rank):
 
 def as_xb(batches): return batches[0] if len(batches)==1 else Batches(*batches)
 
+def leftover_groups():
+    "How many of LSUV's handles on the process group outlived their `lsuv_init`: with the garbage collector off, a reference cycle keeps one"
+    return sum(isinstance(o, _Ranks) for o in gc.get_objects())
+
 def build(case):
     torch.manual_seed(0)  # the same starting weights on every process
     return pooled_cases[case][0]()
@@ -90,7 +95,7 @@ def pooled(out, rank):
     for case,(_,modules,_,_) in pooled_cases.items():
         model = build(case)
         stats = lsuv_init(model, as_xb(rank_batches(case, rank)), modules=modules)
-        torch.save({'state': model.state_dict(), 'stats': stats}, Path(out)/f'pooled-{case}-{rank}.pth')
+        torch.save({'state': model.state_dict(), 'stats': stats, 'leftover': leftover_groups()}, Path(out)/f'pooled-{case}-{rank}.pth')
 
 def failure(out, rank):
     "Process 1's forward pass fails after the first layer: every process stops, its model as it was"
@@ -100,11 +105,12 @@ def failure(out, rank):
     try: lsuv_init(model, rank_batches('mlp', rank)[0]); error = None
     except Exception as e: error = f"{type(e).__name__}: {e}"
     unchanged = all(torch.equal(v, start[k]) for k,v in model.state_dict().items())
-    torch.save(dict(error=error, unchanged=unchanged, seconds=time.monotonic()-t), Path(out)/f'failure-{rank}.pth')
+    torch.save(dict(error=error, unchanged=unchanged, seconds=time.monotonic()-t, leftover=leftover_groups()), Path(out)/f'failure-{rank}.pth')
 
 def main(out, *modes):
     torch.set_num_threads(1)
     warnings.simplefilter('ignore')
+    gc.disable()  # what LSUV leaves behind stays where `leftover_groups` sees it
     rank,world = int(os.environ['RANK']),int(os.environ['WORLD_SIZE'])
     dist.init_process_group('gloo', rank=rank, world_size=world, timeout=timedelta(seconds=60))
     try:

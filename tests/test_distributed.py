@@ -109,6 +109,11 @@ def test_pooled_n_batches(pooled):
     assert len(all_batches('mlp_batches', world))==2*world
     assert not any(torch.equal(res['mlp'][0]['state'][k], res['mlp_batches'][0]['state'][k]) for k in res['mlp'][0]['state'])
 
+def test_lsuv_lets_go_of_the_process_group(pooled):
+    "Once `lsuv_init` returns or raises, nothing of it holds the process group: one kept past `destroy_process_group` can abort the process at exit"
+    world,res,fails = pooled
+    assert [r['leftover'] for case in pooled_cases for r in res[case]] + [f['leftover'] for f in fails]==[0]*(len(pooled_cases)+1)*world
+
 def test_one_failure_stops_every_rank(pooled):
     "Process 1's forward pass raises: it raises its error, every other process a clear one at once; no model changed"
     world,_,fails = pooled
