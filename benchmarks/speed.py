@@ -108,6 +108,10 @@ def forward(model, xb, args):
 
 def ours(model, xb, args): return lsuv_init(model, xb, tol=args.tol, max_iter=args.max_iter, show_progress=False)
 
+def ours_no_targets(model, xb, args):
+    "A call that initialises nothing: the checks, the mode, the forward pass and the table, the cost of a call whatever the model"
+    return lsuv_init(model, xb, modules=[], show_progress=False)
+
 def course(model, xb, args): return lsuv_init_course(model, xb, tol=args.tol, max_iter=args.max_iter)
 
 def pypi(model, xb, args):
@@ -118,9 +122,9 @@ def pypi(model, xb, args):
 def forward_batches(model, xbs, args):
     with torch.no_grad(): return [model(xb) for xb in xbs]
 
-runners = dict(forward=forward, ours=ours, course=course, pypi=pypi, forward_batches=forward_batches,
+runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, course=course, pypi=pypi, forward_batches=forward_batches,
                ours_batches=lambda model, xbs, args: ours(model, Batches(*xbs), args))
-labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
+labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)', ours_no_targets='lsuv_init with no target module',
               course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
               forward_batches='plain forward of each batch', ours_batches='lsuv_init on the list of batches')
 
@@ -297,12 +301,16 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
     lines += ["", f"### Time vs depth: plain CNNs (3x3 conv + ReLU, {args.depth_width} channels, linear head), "
               f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, medians of {args.small_repeats} runs "
               f"(the course loop and PyPI lsuv: {args.depth_repeats})", "",
-              "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+              "`lsuv_init` above the forward splits into the cost of a call (`lsuv_init(..., modules=[])`, which runs the same checks, "
+              "mode, forward pass and table but initialises nothing) and the cost of each module initialised.", "",
+              "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init "
+              "| per call above the forward (ms) | per module (ms) |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d,runs in depth.items():
         pypi_t = fmt_s(runs.median('pypi')) if has_pypi else '-'
         lines.append(f"| {d} | {fmt_s(runs.median('forward'))} | {fmt_s(runs.median('ours'))} | {fmt_s(runs.median('course'))} "
-                     f"| {pypi_t} | {runs.paired_ratio('ours','forward'):.1f}x | {runs.median('course')/runs.median('ours'):.0f}x |")
+                     f"| {pypi_t} | {runs.paired_ratio('ours','forward'):.1f}x | {runs.median('course')/runs.median('ours'):.0f}x "
+                     f"| {(runs.median('ours_no_targets')-runs.median('forward'))*1e3:.2f} | {(runs.median('ours')-runs.median('ours_no_targets'))/d*1e3:.3f} |")
     return "\n".join(lines)+"\n", all(r[-1]!='FAIL' for r in rows)
 
 def plot_depth(args, depth, path):
@@ -361,8 +369,8 @@ def main(argv=None):
     for d in args.depths:
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
-        for n in ['forward','ours']: runs(n, record=False)
-        runs.interleaved(names, {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in names})
+        for n in ['forward','ours','ours_no_targets']: runs(n, record=False)
+        runs.interleaved(names+['ours_no_targets'], {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in names+['ours_no_targets']})
     table,ok = report(args, main_runs, memory, syncs, depth, group, tv, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = table.replace('\n\n', f"\n\nCommand: `{cmd.strip()}`\n\n", 1)
