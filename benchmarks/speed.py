@@ -124,7 +124,7 @@ def forward_batches(model, xbs, args):
 
 runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, course=course, pypi=pypi, forward_batches=forward_batches,
                ours_batches=lambda model, xbs, args: ours(model, Batches(*xbs), args))
-labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)', ours_no_targets='lsuv_init with no target module',
+labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
               course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
               forward_batches='plain forward of each batch', ours_batches='lsuv_init on the list of batches')
 
@@ -369,8 +369,9 @@ def main(argv=None):
     for d in args.depths:
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
+        depth_names = names + ['ours_no_targets']
         for n in ['forward','ours','ours_no_targets']: runs(n, record=False)
-        runs.interleaved(names+['ours_no_targets'], {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in names+['ours_no_targets']})
+        runs.interleaved(depth_names, {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in depth_names})
     table,ok = report(args, main_runs, memory, syncs, depth, group, tv, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     table = table.replace('\n\n', f"\n\nCommand: `{cmd.strip()}`\n\n", 1)
