@@ -68,9 +68,13 @@ def pool_moments(parts:list) -> tuple[float,float]:
     var = sum(c*(v+(mu-mean)**2) for c,mu,v in parts)/n
     return mean, math.sqrt(max(var, 0.)*n/max(n-1, 1))
 
+def _for_stats(t):
+    "`t` in the dtype statistics are taken in: float32, or float64 for a float64 tensor"
+    return t if t.dtype==torch.float64 else t.float()
+
 def _moments(o):
     "`(count, [mean, population variance])` of `o`: the variance around the mean, in two reads of `o`"
-    x = o.detach().float().reshape(-1)
+    x = _for_stats(o.detach()).reshape(-1)
     mean = x.mean()
     return o.numel(), torch.stack([mean, (x - mean).square().mean()])
 
@@ -80,7 +84,7 @@ def _pooled(moments):
     return pool_moments([(n,mu,v) for (n,_),(mu,v) in zip(moments, values)])
 
 def output_stats(*outputs:Tensor) -> tuple[float,float]:
-    "Mean and unbiased std of one or several tensors taken together, computed in float32"
+    "Mean and unbiased std of one or several tensors taken together, computed in float32 (float64 for float64 tensors)"
     return _pooled([_moments(o) for o in outputs])
 
 # %% ../nbs/00_core.ipynb #ae499984

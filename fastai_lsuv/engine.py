@@ -14,9 +14,9 @@ import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_correct_params, _has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+from .core import (_correct_params, _for_stats, _has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
                               _scale_weight, _shift_bias)
-from .mode import _check_no_draw
+from .mode import _check_no_draw, _handing_over, _quiet_functional
 from .reference import _lsuv_row, _module_loop
 
 # %% auto #0
@@ -24,11 +24,11 @@ __all__ = []
 
 # %% ../nbs/02_engine.ipynb #0ddf8bc5
 class _AffineOutput:
-    "The statistics of the outputs `o = Wx + b` of a conv/linear module as five numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
-    def __init__(self, m, outputs, ranks=None):
+    "The statistics of the outputs `o = Wx + b` of a conv/linear module (`Wx` alone if not `with_bias`) as five numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
+    def __init__(self, m, outputs, ranks=None, with_bias=True):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        self.b0 = m.bias.detach() if m.bias is not None else None
+        self.b0,self.with_bias = (m.bias.detach() if m.bias is not None else None),with_bias
         xs = [self.channels(o) for o in outputs]
         k = 1 if self.b0 is None else xs[0].shape[1]  # channels
         count = sum(x.numel() for x in xs)//k  # values per channel
@@ -47,15 +47,17 @@ class _AffineOutput:
             if ranks is not None: count = float(values[0])
             rows = values[-2*k:].reshape(2, k)
             rows[0] /= count  # the channels' means
+            square = float(values[-2*k-1])/(count*k)
+            within,top = self.within(xs, rows[0], square, float(rows[0] @ rows[0])/k, count, ranks),float(np.abs(rows[0]).max())
+            if with_bias: rows[0] -= rows[1]  # wx, the channels' means of Wx: exact where the bias dwarfs them, as they are close then
+            # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0);
+            # sums over channels in float64 lose nothing that `exact` lets through
             (mu2,mu_b),(_,b2) = (rows @ rows.T).tolist()
             mu_sum,b_sum = rows.sum(1).tolist()
-            within,top = self.within(xs, rows[0], float(values[-2*k-1])/(count*k), mu2/k, count, ranks),float(np.abs(rows[0]).max())
-            # over channels, the output's mean is c*mean(wx) + mean(b0) - d, its variance c^2*a + 2c*cov(wx, b0) + var(b0),
-            # where wx = mean - b0; sums over channels in float64 lose nothing that `exact` lets through
             self.b_mean = b_sum/k
-            self.wx_mean = mu_sum/k - self.b_mean
-            self.a = within + (mu2 - 2*mu_b + b2)/k - self.wx_mean**2
-            self.cov = (mu_b - b2)/k - self.wx_mean*self.b_mean
+            self.wx_mean = mu_sum/k
+            self.a = within + mu2/k - self.wx_mean**2
+            self.cov = mu_b/k - self.wx_mean*self.b_mean
             self.b_var = b2/k - self.b_mean**2
         self.size = top + math.sqrt(max(within, 0.)*k)  # at least the largest |mean|+std of a channel
         self.eps = torch.finfo(o.dtype).eps
@@ -63,8 +65,8 @@ class _AffineOutput:
         self.reset()
 
     def channels(self, o):
-        "`o` in float32 with its channels on dim 1; without a bias the output only scales as a whole, one channel whatever its layout"
-        x = o.float()
+        "`o` in the dtype of statistics with its channels on dim 1; without a bias the output only scales as a whole, one channel whatever its layout"
+        x = _for_stats(o)
         if self.b0 is None or self.dim==1: return x
         return x.reshape(-1, x.shape[-1]) if self.dim==x.dim()-1 else x.unsqueeze(0)
 
@@ -97,10 +99,11 @@ class _AffineOutput:
         return magnified*self.eps <= 0.01*tol or magnified <= 100*(std+abs(mean))
 
     def correct_(self, o):
-        "Turn `o` into the output of the corrected module, in place, in one pass over it: `c*o + (1-c)*b0 - d`"
+        "Turn `o` into the output of the corrected module, in place, in one pass over it: `c*o + (1-c)*b0 - d`, or `c*Wx + b0 - d` from `Wx`"
         if self.b0 is None: return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
-        return torch.add((self.b0.float()*(1-self.c) - self.d).view(shape).to(o), o, alpha=self.c, out=o)
+        kept = 1-self.c if self.with_bias else 1.  # how much of b0 the output still lacks once scaled by c
+        return torch.add((_for_stats(self.b0)*kept - self.d).view(shape).to(o), o, alpha=self.c, out=o)
 
 
 # %% ../nbs/02_engine.ipynb #9cd45cf4
@@ -203,14 +206,14 @@ class _OnePass(_Journal):
         if not all(isinstance(o, Tensor) for o in outs):
             warnings.warn(f"LSUV: module '{name}' returns {type(outs[0]).__name__}, not a tensor; it was left unchanged")
             row = LSUVRow.untouched(name, LSUVStatus.not_a_tensor)
-        elif _is_affine(m, runner) and (fast := self.correct_affine(m, outs)): row,outs = fast
+        elif _is_affine(m, runner) and (fast := self.correct_affine(m, outs) or self.correct_without_bias(m, items)): row,outs = fast
         else: row = self.correct_rerun(m, items, outs)
         self.finish(m, row)
         return outs
 
-    def correct_affine(self, m, outs):
+    def correct_affine(self, m, outs, with_bias=True):
         "The analytic path: the row, and `outs` corrected in place, the corrections waiting in the journal; `None` if it is not exact"
-        out = _AffineOutput(m, outs, self.ranks)
+        out = _AffineOutput(m, outs, self.ranks, with_bias)
         held = []  # the warnings of a row that is thrown away if the shortcut is not exact
         row = _lsuv_row(out.measure(), out.measure, out.scale, out.shift if _has_bias(m) else None, out.reset,
                         self.targets[m], warn=held.append, **self.loop_kwargs)
@@ -219,6 +222,17 @@ class _OnePass(_Journal):
         self.pending[m] = out.f,out.d  # the weight divided by f, the bias shifted by d
         if (out.f, out.d)!=(1, 0): outs = [out.correct_(o) for o in outs]
         return row, outs
+
+    def correct_without_bias(self, m, items):
+        "The analytic path from `Wx`, run again with the bias at zero, where the bias drowns `Wx` in the rounding of `o`; `None` if still not exact"
+        if m.bias is None: return None
+        runner,bias = self.runners[m],m.bias.detach().clone()
+        self.rerunning = True
+        try:
+            m.bias.data.zero_()
+            outs = [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
+        finally: m.bias.data.copy_(bias); self.rerunning = False
+        return self.correct_affine(m, outs, with_bias=False)
 
     def correct_rerun(self, m, items, outs):
         "Re-run `m` (or the module that runs it) on its own inputs for each measurement, `outs` replaced by the last outputs; the parameters change at once"
@@ -256,7 +270,7 @@ class _Batch:
     def forward(self):
         self.run.local.called,self.run.local.submit = set(),self.submit
         try:
-            with torch.no_grad(): self.run.model(*self.inputs)  # grad mode is per thread
+            with torch.no_grad(), _quiet_functional(): self.run.model(*self.inputs)  # grad mode and the quiet functions are per thread
             self.stop = None
         except BaseException as e: self.stop = e
         self.finished = True
@@ -265,8 +279,9 @@ class _Batch:
     def submit(self, m, item):
         "The target hook's turn: stop at `m` until the pass replies with the corrected output"
         self.stop = (m, item)
-        self.stopped.set()
-        self.go.wait(); self.go.clear()
+        with _handing_over():
+            self.stopped.set()
+            self.go.wait(); self.go.clear()
         if self.reply is None: raise _Abort()
         return self.reply
 

@@ -6,10 +6,12 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/mode.html.md"""
 
 # %% ../nbs/00a_mode.ipynb #50680c78
 from __future__ import annotations
-import random, warnings
+import functools, random, threading, warnings
+import contextlib
 from contextlib import contextmanager
 import numpy as np, torch
 from torch import nn
+import torch.nn.functional as F
 from .core import _modules
 
 # %% auto #0
@@ -30,10 +32,49 @@ def _set_rng_states(states):
     random.setstate(py); np.random.set_state(np_); torch.set_rng_state(cpu)
     if cuda is not None: torch.cuda.set_rng_state_all(cuda)
 
+# %% ../nbs/00a_mode.ipynb #32dc8f66
+# torch.nn.functional's random draws: the argument that makes each run as in eval mode, its position, and its value there
+_functional_draws = {**{f:('training', 2, False) for f in ('dropout', 'dropout1d', 'dropout2d', 'dropout3d', 'alpha_dropout', 'feature_alpha_dropout')},
+                     'rrelu': ('training', 3, False), 'scaled_dot_product_attention': ('dropout_p', 4, 0.)}
+_quiet_threads = {}  # the threads running LSUV: how many times each entered `_quiet_functional`
+_replaced,_lock = {},threading.Lock()  # while any thread is in: `{name: (original, wrapper)}`
+
+def _as_in_eval(f, arg, i, value):
+    "`f`, called with `arg` (its `i`-th argument) set to `value` from the threads running LSUV"
+    @functools.wraps(f)
+    def quiet(*args, **kwargs):
+        if threading.get_ident() in _quiet_threads:
+            if len(args)>i: args = (*args[:i], value, *args[i+1:])
+            else: kwargs[arg] = value
+        return f(*args, **kwargs)
+    return quiet
+
+@contextmanager
+def _quiet_functional():
+    "In this thread, torch.nn.functional's dropouts, attention dropout and RReLU run as in eval mode; other threads draw as usual"
+    me = threading.get_ident()
+    with _lock:
+        if not _quiet_threads:
+            for name,how in _functional_draws.items():
+                f = getattr(F, name)
+                _replaced[name] = f,_as_in_eval(f, *how)
+                setattr(F, name, _replaced[name][1])
+        _quiet_threads[me] = _quiet_threads.get(me, 0)+1
+    try: yield
+    finally:
+        with _lock:
+            _quiet_threads[me] -= 1
+            if not _quiet_threads[me]: del _quiet_threads[me]
+            if not _quiet_threads:
+                for name,(f,wrapper) in _replaced.items():
+                    if getattr(F, name) is wrapper: setattr(F, name, f)  # unless someone replaced it since
+                _replaced.clear()
+
+
 # %% ../nbs/00a_mode.ipynb #a843dcea
 @contextmanager
 def lsuv_mode(model:nn.Module):
-    "No grad, `model` in train mode with dropout in eval; flags, buffers and RNG states restored on exit"
+    "No grad, `model` in train mode with dropout in eval, torch's functional dropouts quiet in this thread; flags, buffers and RNG states restored on exit"
     modules = _modules(model)
     flags = [m.training for m in modules]
     buffers = [b for m in modules for b in m._buffers.values() if b is not None]
@@ -42,7 +83,7 @@ def lsuv_mode(model:nn.Module):
         if not all(flags): model.train()  # a model already training is left alone: no walk over every module
         for m in modules:
             if _is_dropout(m): m.eval()
-        with torch.no_grad(): yield model
+        with torch.no_grad(), _quiet_functional(): yield model
     finally:
         for m,training in zip(modules, flags):
             if m.training!=training: m.training = training
@@ -66,18 +107,45 @@ def _set_generator_states(states):
     torch.default_generator.set_state(torch.frombuffer(bytearray(states[0]), dtype=torch.uint8))
     if states[1]: torch.cuda.set_rng_state_all(states[1])
 
+_watch_pauses = []  # `pause` of each watch running now
+
 @contextmanager
 def _watch_random(model):
-    "Raise `_RandomDraw` from the first module of `model` whose forward changes a random generator's state"
-    watched,starts = set(model.modules()),{}
+    "Raise `_RandomDraw` from the first module of `model` whose forward changes a random generator's state in its own thread"
+    watched,local = set(model.modules()),threading.local()
+    def opened():  # this thread's modules whose forward runs: `[module, the states when it started or its thread resumed, moved before]`
+        if not hasattr(local, 'modules'): local.modules = []
+        return local.modules
     def before(m, args):
-        if m in watched: starts.setdefault(m, []).append(_generator_states())
+        if m in watched: opened().append([m, _generator_states(), False])
     def after(m, args, out):
-        if m in watched and starts.get(m) and not _same_states(starts[m].pop(), _generator_states()): raise _RandomDraw(m)
+        if m not in watched: return
+        modules = opened()
+        while modules and modules[-1][0] is not m: modules.pop()  # modules whose forward raised: no hook after them
+        if not modules: return
+        _,start,moved = modules.pop()
+        if moved or not _same_states(start, _generator_states()): raise _RandomDraw(m)
+    @contextmanager
+    def pause():
+        "This thread waits while other threads run: what they draw is not its modules'"
+        now = _generator_states()
+        for o in opened(): o[2] = o[2] or not _same_states(o[1], now)
+        yield
+        now = _generator_states()
+        for o in opened(): o[1] = now
     hooks = [nn.modules.module.register_module_forward_pre_hook(before), nn.modules.module.register_module_forward_hook(after)]
+    _watch_pauses.append(pause)
     try: yield
     finally:
+        _watch_pauses.remove(pause)
         for h in hooks: h.remove()
+
+@contextmanager
+def _handing_over():
+    "Around a thread's wait while other threads run the same model (several batches): their draws do not count against this thread's modules"
+    with contextlib.ExitStack() as stack:
+        for pause in list(_watch_pauses): stack.enter_context(pause())
+        yield
 
 def _holding_warnings(f):
     "`f()` and the warnings it gave, held back: an attempt that is undone takes its warnings with it"

@@ -54,7 +54,8 @@ def check_zoo(zoo, prop, model):
     elif prop=='finite': assert r['finite']
     elif prop=='seed': assert r['seed_diff']==0, r['seed_diff']
     elif prop=='on_target': assert r['off_rows']==0, f"{r['off_rows']} rows off target, worst {r['worst_dev']}"
-    elif prop=='course': assert r['course_diff']<=1e-5, r['course_diff']
+    # or, where float32's course loop measures through rounding (a bias that dwarfs Wx), equal to the course loop in float64
+    elif prop=='course': assert r['course_diff']<=1e-5 or r['course64_diff']<=1e-5, (r['course_diff'], r['course64_diff'])
     elif prop=='bounded': assert r['max_wfactor']<=weight_factor_bound*(1+1e-6), r['max_wfactor']
     elif prop=='attention': assert 'not run' not in r['statuses'], r['statuses']
 
