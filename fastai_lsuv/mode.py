@@ -6,8 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/mode.html.md"""
 
 # %% ../nbs/00a_mode.ipynb #50680c78
 from __future__ import annotations
-import functools, random, threading, warnings
-import contextlib
+import contextlib, functools, random, threading, warnings
 from contextlib import contextmanager
 import numpy as np, torch
 from torch import nn
