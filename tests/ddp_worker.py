@@ -64,10 +64,17 @@ class Boom(nn.Module):
 
 def mlp(): return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4))
 
+def bias_dominated():
+    "An MLP whose middle layer's output is almost all bias (weight std 1e-6, bias 1)"
+    model = mlp()
+    with torch.no_grad(): nn.init.normal_(model[2].weight, std=1e-6); nn.init.ones_(model[2].bias)
+    return model
+
 # name: (model, lsuv_init's modules, batches per process, image input); each path of the engine
 pooled_cases = dict(
     mlp=(mlp, None, 1, False),                                        # the analytic path
     mlp_batches=(mlp, None, 2, False),                                # several batches on each process
+    bias_dominated=(bias_dominated, None, 1, False),                  # the analytic path from Wx, computed again without the bias
     bn_cnn=(lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8),
                                   nn.ReLU(), nn.Flatten(), nn.Linear(128, 4)), None, 1, True),
     layer_norm=(lambda: nn.Sequential(nn.Linear(6, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 4)),
