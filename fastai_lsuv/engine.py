@@ -226,13 +226,18 @@ class _OnePass(_Journal):
     def correct_without_bias(self, m, items):
         "The analytic path from `Wx`, run again with the bias at zero, where the bias drowns `Wx` in the rounding of `o`; `None` if still not exact"
         if m.bias is None: return None
-        runner,bias = self.runners[m],m.bias.detach().clone()
-        self.rerunning = True
-        try:
-            m.bias.data.zero_()
-            outs = [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
-        finally: m.bias.data.copy_(bias); self.rerunning = False
+        bias = m.bias.detach().clone()
+        m.bias.data.zero_()
+        try: outs = self.outputs_again(m, items)
+        finally: m.bias.data.copy_(bias)
         return self.correct_affine(m, outs, with_bias=False)
+
+    def outputs_again(self, m, items):
+        "`m`'s outputs on each batch's inputs of `items`, from its runner run again unseen by the pass's hooks"
+        runner = self.runners[m]
+        self.rerunning = True
+        try: return [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
+        finally: self.rerunning = False
 
     def correct_rerun(self, m, items, outs):
         "Re-run `m` (or the module that runs it) on its own inputs for each measurement, `outs` replaced by the last outputs; the parameters change at once"
@@ -242,9 +247,7 @@ class _OnePass(_Journal):
         versions,before,first = [_versions(args, kwargs) for args,kwargs,_ in items],_save_params(m),list(outs)
         def restore(): _restore_params(m, before); outs[:] = first
         def measure():
-            self.rerunning = True
-            try: outs[:] = [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
-            finally: self.rerunning = False
+            outs[:] = self.outputs_again(m, items)
             if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
             return self.pooled([_moments(o) for o in outs])
         shift = partial(_shift_bias, m) if _has_bias(m) else None

@@ -36,7 +36,7 @@ def _set_rng_states(states):
 _functional_draws = {**{f:('training', 2, False) for f in ('dropout', 'dropout1d', 'dropout2d', 'dropout3d', 'alpha_dropout', 'feature_alpha_dropout')},
                      'rrelu': ('training', 3, False), 'scaled_dot_product_attention': ('dropout_p', 4, 0.)}
 _quiet_threads = {}  # the threads running LSUV: how many times each entered `_quiet_functional`
-_replaced,_wrappers,_lock = {},{},threading.Lock()  # `{name: (original, wrapper)}`: in place while any thread is in, and made once per original
+_wrappers,_lock = {},threading.Lock()  # `{name: (original, wrapper)}`, made once per original; in place while any thread is in
 
 def _as_in_eval(f, arg, i, value):
     "`f`, called with `arg` (its `i`-th argument) set to `value` from the threads running LSUV"
@@ -57,7 +57,6 @@ def _quiet_functional():
             for name,how in _functional_draws.items():
                 f = getattr(F, name)
                 if _wrappers.get(name, (None,))[0] is not f: _wrappers[name] = f,_as_in_eval(f, *how)
-                _replaced[name] = _wrappers[name]
                 setattr(F, name, _wrappers[name][1])
         _quiet_threads[me] = _quiet_threads.get(me, 0)+1
     try: yield
@@ -66,9 +65,8 @@ def _quiet_functional():
             _quiet_threads[me] -= 1
             if not _quiet_threads[me]: del _quiet_threads[me]
             if not _quiet_threads:
-                for name,(f,wrapper) in _replaced.items():
+                for name,(f,wrapper) in _wrappers.items():
                     if getattr(F, name) is wrapper: setattr(F, name, f)  # unless someone replaced it since
-                _replaced.clear()
 
 
 # %% ../nbs/00a_mode.ipynb #a843dcea
