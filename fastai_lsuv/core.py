@@ -58,7 +58,7 @@ def stats_table(rows, layers=None) -> pd.DataFrame:
     # typed arrays, so that a table without rows has the same dtypes; the class goes beside the dotted path (`0.0`, `1.0` are names)
     return pd.DataFrame({'module': np.array(module, dtype=str), **({} if layers is None else {'layer': np.array(layers, dtype=str)}),
                          **{k:np.array(v, dtype=float) for k,v in zip(LSUVRow._fields[1:5], stats)},
-                         'iters': np.array(iters, dtype=int), 'status': np.array([str(s) for s in status], dtype=str)})
+                         'iters': np.array(iters, dtype=int), 'status': np.array([str(s) for s in status], dtype=str)}, copy=False)
 
 # %% ../nbs/00_core.ipynb #80d7e922
 def pool_moments(parts:list) -> tuple[float,float]:

@@ -28,7 +28,7 @@ class _AffineOutput:
     def __init__(self, m, outputs, ranks=None, with_bias=True):
         o = outputs[0]
         self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
-        self.b0,self.with_bias = (m.bias.detach() if m.bias is not None else None),with_bias
+        self.b0,self.with_bias = m.bias,with_bias
         xs = [self.channels(o) for o in outputs]
         k = 1 if self.b0 is None else xs[0].shape[1]  # channels
         count = sum(x.numel() for x in xs)//k  # values per channel
@@ -43,9 +43,10 @@ class _AffineOutput:
             self.wx_mean,self.b_mean,self.a,self.cov,self.b_var = mean,0.,within,0.,0.
         else:
             # one host read: [count,] the sum of squares, the channels' sums, and the bias riding along
-            values = torch.cat([sums, self.b0.to(sums.dtype)]).cpu().numpy().astype(float)
+            values = torch.cat([sums, self.b0.detach()]).cpu().numpy().astype(float)
             if ranks is not None: count = float(values[0])
             rows = values[-2*k:].reshape(2, k)
+            self.bias = rows[1]  # b0 in float64, for `correct_`
             rows[0] /= count  # the channels' means
             square = float(values[-2*k-1])/(count*k)
             within,top = self.within(xs, rows[0], square, float(rows[0] @ rows[0])/k, count, ranks),float(np.abs(rows[0]).max())
@@ -103,7 +104,7 @@ class _AffineOutput:
         if self.b0 is None: return o.mul_(self.c)
         shape = [1]*o.dim(); shape[self.dim] = -1
         kept = 1-self.c if self.with_bias else 1.  # how much of b0 the output still lacks once scaled by c
-        return torch.add((_for_stats(self.b0)*kept - self.d).view(shape).to(o), o, alpha=self.c, out=o)
+        return torch.add(torch.from_numpy(self.bias*kept - self.d).view(shape).to(o), o, alpha=self.c, out=o)
 
 
 # %% ../nbs/02_engine.ipynb #9cd45cf4
