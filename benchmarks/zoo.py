@@ -42,7 +42,7 @@ Per model it records:
 The table is written to `<out>/zoo_<device>.md` (with a summary) and `<out>/zoo_<device>.csv`.
 """
 from __future__ import annotations
-import argparse, copy, fnmatch, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
+import argparse, copy, fnmatch, functools, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
 import pandas as pd, torch
@@ -285,6 +285,7 @@ def measure(model_id, args):
         row['finite'] = all(torch.isfinite(v).all().item() for v in afters[0].values() if v.is_floating_point())
         row['max_wfactor'] = weight_factor(init, afters[0])
         row['seed_diff'] = rel_diff(afters[1], afters[0]) if len(afters)>1 else math.nan
+        fp64 = functools.cache(lambda: lsuv_fp64(model, init, lsuv_xb, args, show_progress=False))  # one float64 LSUV serves every column
         model.load_state_dict(afters[0])
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -292,9 +293,10 @@ def measure(model_id, args):
             row['off_rows_fp64'] = row['off_rows_fp64_cast'] = math.nan
             if row['off_rows']:
                 try:
-                    model64,xb64,stats64 = lsuv_fp64(model, init, lsuv_xb, args, show_progress=False)
+                    model64,xb64,stats64 = fp64()
                     row['off_rows_fp64'] = deviations(stats64, target_stats(model64, xb64), args.tol)[1]
-                    row['off_rows_fp64_cast'] = deviations(stats64, target_stats(model64.float(), lsuv_xb), args.tol)[1]
+                    model.load_state_dict(model64.state_dict())  # the float64 weights cast to float32
+                    row['off_rows_fp64_cast'] = deviations(stats64, target_stats(model, lsuv_xb), args.tol)[1]
                 except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
@@ -309,7 +311,7 @@ def measure(model_id, args):
                 row['course_out_diff'] = rel_diff(afters[0], course, bias_scale=lsuv_defaults.std)
             except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
             try:
-                row['fp64_diff'] = rel_diff(afters[0], snapshot(lsuv_fp64(model, init, lsuv_xb, args, show_progress=False)[0]))
+                row['fp64_diff'] = rel_diff(afters[0], snapshot(fp64()[0]))
             except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
             if row['course_out_diff']>1e-5:  # which float32 result is off: the course loop in float64 says
                 try:

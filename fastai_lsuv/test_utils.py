@@ -18,7 +18,8 @@ from fastai.torch_core import set_seed, get_model
 from .callback import LSUVCallback, lsuv_done
 
 # %% auto #0
-__all__ = ['pin_test_threads', 'synth_dls', 'small_cnn', 'synth_learner', 'model_state', 'assert_same', 'Probe', 'CountingLSUV']
+__all__ = ['pin_test_threads', 'synth_dls', 'small_cnn', 'synth_learner', 'NoisyLinear', 'model_state', 'assert_same', 'Probe',
+           'CountingLSUV']
 
 # %% ../nbs/90_test_utils.ipynb #20a1e972
 def pin_test_threads():
@@ -44,6 +45,13 @@ def synth_learner(cbs=None, arch=small_cnn, seed:int=0, n:int=96, bs:int=16, siz
     "A `Learner` of `arch()` on `synth_dls`, both made right after `set_seed(seed)` so that a seed always gives the same run"
     set_seed(seed)
     return Learner(synth_dls(n, bs, size, seed), arch(), loss_func=CrossEntropyLossFlat(), cbs=cbs, **kwargs)
+
+# %% ../nbs/90_test_utils.ipynb #6930153d
+class NoisyLinear(nn.Linear):
+    "A linear layer that drops half its outputs in training, with a draw of its own"
+    def forward(self, x):
+        y = super().forward(x)
+        return y*(torch.rand_like(y)>0.5)*2 if self.training else y
 
 # %% ../nbs/90_test_utils.ipynb #11584a71
 def model_state(model:nn.Module) -> dict:
