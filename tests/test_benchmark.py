@@ -36,13 +36,13 @@ weight_factor_bound = max_factor  # no weight's norm moves by more than LSUV's b
 @pytest.fixture(scope='module')
 def zoo(tmp_path_factory):
     out = tmp_path_factory.mktemp('zoo')
-    res = subprocess.run([sys.executable, str(root/'benchmarks/zoo.py'), '--fast', '--repeats', '2', '--size', '32',
+    res = subprocess.run([sys.executable, str(root/'benchmarks/zoo.py'), '--fast', '--repeats', '2', '--bs', '4', '--size', '32',
                           '--course', ','.join(zoo_course),
                           '--course-budget', '60', '--threads', '1', '--out', str(out)], capture_output=True, text=True, timeout=600)
     assert res.returncode==0, res.stderr
-    table = (out/'zoo_cpu.md').read_text()
+    table = (out/'zoo_cpu_bs4.md').read_text()
     assert table in res.stdout and '### Summary' in table
-    return pd.read_csv(out/'zoo_cpu.csv').set_index('model')
+    return pd.read_csv(out/'zoo_cpu_bs4.csv').set_index('model')
 
 def check_zoo(zoo, prop, model):
     "Assert `prop` of `model`'s row"
