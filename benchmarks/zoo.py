@@ -36,6 +36,10 @@ than `tol` for rounding-sized changes of earlier weights, so even exact LSUV wei
   `course32_64_diff`, the one-pass result is the exact course loop's (as close as float32 gets) and the float32 course
   loop is the one off: its measurements see `Wx` only through the rounding of a bias that dwarfs it (gMLP's gates), or
   through rounding that the model amplifies;
+- `course_threads_diff`: where `course_out_diff` is above 1e-5, the same measure between the float32 course loop and the
+  float32 course loop run again from the same weights with another `torch.set_num_threads` (2, or 1 if `--threads` is not
+  1): how far the course loop moves by itself when its float32 reductions are split differently. A `course_out_diff` no
+  larger is below what "the course loop's result" means in float32 on that model: no float32 method can be closer to it;
 - `fp64_diff`: where the course loop ran, the same measure between `lsuv_init` in float32 and in float64 from the same
   weights: how far float32's rounding alone moves the result. A `course_diff` above 1e-5 but below `fp64_diff` is
   equality as far as float32 resolves it: the model amplifies rounding, so two float32 computations of LSUV differ more;
@@ -225,6 +229,16 @@ def to_double(xb):
     if isinstance(xb, (list, tuple)): return type(xb)(to_double(b) for b in xb)
     return xb
 
+def course_other_threads(model, init, xb, args):
+    "The parameters after the course loop on `xb` from `init`, run with another torch thread count than `args.threads`"
+    torch.set_num_threads(2 if args.threads==1 else 1)
+    try:
+        model.load_state_dict(init)
+        torch.manual_seed(1000)
+        lsuv_init_course(model, xb, tol=args.tol, max_iter=args.max_iter)
+        return snapshot(model)
+    finally: torch.set_num_threads(args.threads)
+
 def weight_factor(before, after):
     "Largest change of a weight's norm, as a factor >= 1 (up or down)"
     res = 1.
@@ -306,7 +320,7 @@ def measure(model_id, args):
                 except Exception as e: row['fp64_error'] = f"{type(e).__name__}: {e}"[:200]
         run_targets = int((~stats['status'].isin(['not run', 'frozen', 'tied', 'skipped'])).sum())
         cost = (run_targets + row['iters'])*row['forward_s']
-        row['course_diff'] = row['course_out_diff'] = row['course64_diff'] = row['course32_64_diff'] = math.nan
+        row['course_diff'] = row['course_out_diff'] = row['course64_diff'] = row['course32_64_diff'] = row['course_threads_diff'] = math.nan
         if cost<=args.course_budget and any(fnmatch.fnmatchcase(model_id, p) for p in args.course.split(',')):
             model.load_state_dict(init)
             torch.manual_seed(1000)
@@ -324,6 +338,7 @@ def measure(model_id, args):
                     exact = snapshot(lsuv_fp64(model, init, lsuv_xb, args, lsuv_init_course)[0])
                     row['course64_diff'] = rel_diff(afters[0], exact, bias_scale=lsuv_defaults.std)
                     row['course32_64_diff'] = rel_diff(course, exact, bias_scale=lsuv_defaults.std)
+                    row['course_threads_diff'] = rel_diff(course, course_other_threads(model, init, lsuv_xb, args), bias_scale=lsuv_defaults.std)
                 except Exception as e: row['course_error'] = f"{type(e).__name__}: {e}"[:200]
     except Timeout: row['error'] = f'timeout: over --model-timeout {args.model_timeout}s'
     except Exception as e: row['error'] = f"{type(e).__name__}: {e}".replace('\n', ' ')[:200]
@@ -334,11 +349,11 @@ def measure(model_id, args):
 # ---------------------------------------------------------------- report
 
 columns = ['model', 'params_M', 'input', 'targets', 'statuses', 'iters', 'forward_s', 'lsuv_s', 'ratio', 'worst_dev', 'off_rows',
-           'off_rows_fp64', 'off_rows_fp64_cast', 'seed_diff', 'course_diff', 'course_out_diff', 'course64_diff', 'course32_64_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
+           'off_rows_fp64', 'off_rows_fp64_cast', 'seed_diff', 'course_diff', 'course_out_diff', 'course64_diff', 'course32_64_diff', 'course_threads_diff', 'fp64_diff', 'max_wfactor', 'finite', 'error']
 
 def fmt(v, col):
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
-    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'course_out_diff', 'course64_diff', 'course32_64_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
+    if col in ('forward_s', 'lsuv_s', 'worst_dev', 'seed_diff', 'course_diff', 'course_out_diff', 'course64_diff', 'course32_64_diff', 'course_threads_diff', 'fp64_diff', 'max_wfactor'): return f"{v:.3g}"
     if col=='ratio': return f"{v:.2f}"
     if col in ('targets', 'iters', 'off_rows', 'off_rows_fp64', 'off_rows_fp64_cast'): return str(int(v))
     return str(v).replace('|', '/')
@@ -356,6 +371,11 @@ def course_fp32_off(df):
     "The models whose one-pass result is further than 1e-5 from the course loop's (biases against the target std), but as close to the course loop in float64 as the float32 course loop is, or within 1e-5 of it"
     close = numbers(df, 'course64_diff')
     return (numbers(df, 'course_out_diff')>1e-5) & ((close<=1e-5) | (close<=numbers(df, 'course32_64_diff')))
+
+def within_course_spread(df):
+    "The models whose one-pass result is further than 1e-5 from the course loop's, but no further than the course loop moves with another thread count"
+    out = numbers(df, 'course_out_diff')
+    return (out>1e-5) & (out<=numbers(df, 'course_threads_diff'))
 
 def summary(df, args):
     ran = df[df['error'].isna() & df['ratio'].notna()] if 'ratio' in df else df.iloc[:0]
@@ -377,7 +397,9 @@ def summary(df, args):
                   f"{int((ran['course_diff']>1e-5).sum())}, of which {int(within_fp32(ran).sum())} within float32's own "
                   f"difference from float64 (fp64_diff); with biases measured against the target std (course_out_diff): "
                   f"{int((ran['course_out_diff']>1e-5).sum())} above 1e-5, of which {int(course_fp32_off(ran).sum())} within 1e-5 "
-                  f"of the course loop run in float64, or closer to it than the float32 course loop (course64_diff, course32_64_diff)",
+                  f"of the course loop run in float64, or closer to it than the float32 course loop (course64_diff, course32_64_diff), "
+                  f"and {int(within_course_spread(ran).sum())} no further from the course loop than it moves itself with another "
+                  f"thread count (course_threads_diff)",
                   f"- max weight-norm factor: {ran['max_wfactor'].max():.3g} ({ran.loc[ran['max_wfactor'].idxmax(), 'model']}); "
                   f"above 100: {int((ran['max_wfactor']>100).sum())} models",
                   f"- non-finite parameters: {int((~ran['finite'].astype(bool)).sum())} models"]
