@@ -8,15 +8,29 @@ lsuv_07a = "from fastai_lsuv.study.reproduce import lsuv_07a; lsuv_07a()"
 # no network: the download goes to a port where nothing listens
 offline_07a = "import fastai_lsuv.study.data as d; d.mnist_url = 'http://127.0.0.1:9/mnist.npz'; " + lsuv_07a
 
-def run(code, *args, env=None):
-    "Run `code` as a command with `args`; torch's own import-time FutureWarning is not the command's output"
-    return subprocess.run([sys.executable, '-W', 'ignore::FutureWarning', '-c', code, *args], capture_output=True, text=True,
-                          timeout=240, env=env)
+def _finished(p):
+    out,err = p.communicate(timeout=240)  # before the return code, which it waits for
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
-@pytest.mark.parametrize('args', [['--epochs', '-1'], ['--lr', 'nan'], ['--lr', '-0.6'], ['--threads', '0'],
-                                  ])
-def test_bad_arguments(args):
-    res = run(lsuv_07a, *args)
+def run_all(commands, env=None) -> list:
+    "Run each `(code, *args)` of `commands` as a command, side by side: each spends its time importing torch and fastai; torch's own import-time FutureWarning is not the command's output"
+    procs = [subprocess.Popen([sys.executable, '-W', 'ignore::FutureWarning', '-c', *c], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for c in commands]
+    try: return [_finished(p) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None: p.kill(); p.communicate()
+
+def run(code, *args, env=None): return run_all([(code, *args)], env)[0]
+
+bad_arguments = [['--epochs', '-1'], ['--lr', 'nan'], ['--lr', '-0.6'], ['--threads', '0']]
+
+@pytest.fixture(scope='module')
+def bad_argument_runs(): return dict(zip(map(tuple, bad_arguments), run_all([(lsuv_07a, *a) for a in bad_arguments])))
+
+@pytest.mark.parametrize('args', bad_arguments)
+def test_bad_arguments(args, bad_argument_runs):
+    res = bad_argument_runs[tuple(args)]
     assert res.returncode==2 and res.stdout==''
     assert len(res.stderr.splitlines())==1 and res.stderr.startswith('lsuv-07a: error: argument'), res.stderr
 
@@ -38,11 +52,13 @@ def _check_failure(res, debug=False):
     return True
 
 def test_bad_data(tmp_path):
-    for what,path in _bad_files(tmp_path).items():
-        res = run(lsuv_07a, '--data', str(path), '--epochs', '0')
+    files = _bad_files(tmp_path)
+    *runs,debug = run_all([(lsuv_07a, '--data', str(p), '--epochs', '0') for p in files.values()] +
+                          [(lsuv_07a, '--data', str(tmp_path/'missing.npz'), '--debug')])
+    for (what,path),res in zip(files.items(), runs):
         assert _check_failure(res), what
         assert str(path) in res.stderr, what
-    assert _check_failure(run(lsuv_07a, '--data', str(tmp_path/'missing.npz'), '--debug'), debug=True)
+    assert _check_failure(debug, debug=True)
 
 def test_no_data_no_network(tmp_path):
     env = {k:v for k,v in os.environ.items() if k!=mnist_env} | {'FASTAI_HOME': str(tmp_path/'fastai')}
