@@ -13,7 +13,7 @@ def _finished(p):
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 def run_all(commands, env=None) -> list:
-    "Run each `(code, *args)` of `commands` as a command, side by side: each spends its time importing torch and fastai; torch's own import-time FutureWarning is not the command's output"
+    "Run each `(code, *args)` of `commands` as a command, side by side, as most of a command's time is importing torch and fastai; torch's own import-time FutureWarning is not the command's output"
     procs = [subprocess.Popen([sys.executable, '-W', 'ignore::FutureWarning', '-c', *c], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env) for c in commands]
     try: return [_finished(p) for p in procs]
