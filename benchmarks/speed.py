@@ -22,7 +22,8 @@ import torch, torchvision
 from torch import nn
 import fastai
 from fastai.vision.models import xresnet
-from fastai_lsuv.core import Batches
+from fastai_lsuv.core import Batches, LSUVRow, LSUVStatus, lsuv_targets, stats_table
+from fastai_lsuv.mode import lsuv_mode
 from fastai_lsuv.api import lsuv_init
 from fastai_lsuv.reference import lsuv_init_course
 
@@ -112,6 +113,16 @@ def ours_no_targets(model, xb, args):
     "A call that initialises nothing: the checks, the mode, the forward pass and the table, the cost of a call whatever the model"
     return lsuv_init(model, xb, modules=[], show_progress=False)
 
+def forward_in_mode(model, xb, args):
+    "The forward pass in `lsuv_mode`: what saving and restoring the training flags, buffers and random states adds to a call"
+    with lsuv_mode(model): return model(xb)
+
+def forward_table(model, xb, args):
+    "The forward pass, then the statistics table of the model's target modules, as `lsuv_init` returns it: what building it adds to a call"
+    forward(model, xb, args)
+    targets = lsuv_targets(model)
+    return stats_table([LSUVRow.untouched(n, LSUVStatus.ok) for n in targets.values()], [type(m).__name__ for m in targets])
+
 def course(model, xb, args): return lsuv_init_course(model, xb, tol=args.tol, max_iter=args.max_iter)
 
 def pypi(model, xb, args):
@@ -122,7 +133,7 @@ def pypi(model, xb, args):
 def forward_batches(model, xbs, args):
     with torch.no_grad(): return [model(xb) for xb in xbs]
 
-runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, course=course, pypi=pypi, forward_batches=forward_batches,
+runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, forward_in_mode=forward_in_mode, forward_table=forward_table, course=course, pypi=pypi, forward_batches=forward_batches,
                ours_batches=lambda model, xbs, args: ours(model, Batches(*xbs), args))
 labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
               course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
@@ -302,15 +313,20 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
               f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, medians of {args.small_repeats} runs "
               f"(the course loop and PyPI lsuv: {args.depth_repeats})", "",
               "`lsuv_init` above the forward splits into the cost of a call (`lsuv_init(..., modules=[])`, which runs the same checks, "
-              "mode, forward pass and table but initialises nothing) and the cost of each module initialised.", "",
+              "mode, forward pass and table but initialises nothing) and the cost of each module initialised. Two parts of the cost of a call "
+              "are timed the same way, each above the forward: the forward in `lsuv_mode` (the training flags, buffers and random states "
+              "of Python, numpy and torch saved and restored) and the forward followed by the statistics table of the model's target "
+              "modules (`lsuv_targets` and `stats_table`).", "",
               "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init "
-              "| per call above the forward (ms) | per module (ms) |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| per call above the forward (ms) | of which the mode (ms) | of which the table (ms) | per module (ms) |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d,runs in depth.items():
         pypi_t = fmt_s(runs.median('pypi')) if has_pypi else '-'
+        above = lambda n: f"{(runs.median(n)-runs.median('forward'))*1e3:.2f}"
         lines.append(f"| {d} | {fmt_s(runs.median('forward'))} | {fmt_s(runs.median('ours'))} | {fmt_s(runs.median('course'))} "
                      f"| {pypi_t} | {runs.paired_ratio('ours','forward'):.1f}x | {runs.median('course')/runs.median('ours'):.0f}x "
-                     f"| {(runs.median('ours_no_targets')-runs.median('forward'))*1e3:.2f} | {(runs.median('ours')-runs.median('ours_no_targets'))/d*1e3:.3f} |")
+                     f"| {above('ours_no_targets')} | {above('forward_in_mode')} | {above('forward_table')} "
+                     f"| {(runs.median('ours')-runs.median('ours_no_targets'))/d*1e3:.3f} |")
     return "\n".join(lines)+"\n", all(r[-1]!='FAIL' for r in rows)
 
 def plot_depth(args, depth, path):
@@ -369,8 +385,8 @@ def main(argv=None):
     for d in args.depths:
         log(f"depth {d}")
         runs = depth[d] = Runs(*depth_model(args, d), args)
-        depth_names = names + ['ours_no_targets']
-        for n in ['forward','ours','ours_no_targets']: runs(n, record=False)
+        depth_names = names + ['ours_no_targets', 'forward_in_mode', 'forward_table']
+        for n in ['forward','ours','ours_no_targets','forward_in_mode','forward_table']: runs(n, record=False)
         runs.interleaved(depth_names, {n:(args.depth_repeats if n in ('course','pypi') else args.small_repeats) for n in depth_names})
     table,ok = report(args, main_runs, memory, syncs, depth, group, tv, time.perf_counter()-start)
     cmd = 'python benchmarks/speed.py ' + ' '.join(sys.argv[1:] if argv is None else argv)

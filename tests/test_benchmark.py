@@ -20,7 +20,9 @@ def test_speed_benchmark_quick(tmp_path):
         assert row.rstrip(' |').endswith(('PASS','FAIL','SKIP')), row
     # the one-pass result equals the course loop's on the tiny model too
     assert next(l for l in table.splitlines() if 'parameter difference' in l).rstrip(' |').endswith('PASS')
-    assert [l.split('|')[1].strip() for l in table.splitlines() if l.startswith('| 2 |') or l.startswith('| 4 |')]==['2','4']
+    depth_rows = [l.split('|')[1:-1] for l in table.splitlines() if l.startswith(('| 2 |', '| 4 |'))]
+    assert [r[0].strip() for r in depth_rows]==['2','4']
+    assert '| of which the mode (ms) | of which the table (ms) |' in table and all(len(r)==11 for r in depth_rows)
     png = (tmp_path/'depth_cpu.png').read_bytes()
     assert png.startswith(b'\x89PNG') and len(png)>1000
 
