@@ -180,6 +180,10 @@ class Runs:
         "Median of the ratios of back-to-back runs: robust to a machine whose load changes over time"
         return statistics.median(a/b for a,b in zip(self.times[num], self.times[den]))
 
+    def paired_difference(self, num, den):
+        "Median of the differences of back-to-back runs, in seconds: what `num` adds to `den`"
+        return statistics.median(a-b for a,b in zip(self.times[num], self.times[den]))
+
     def param_difference(self, a='ours', b='course'):
         "Max over parameters of max|a-b| / max|b|: how far `a`'s parameters are from `b`'s, relative to their scale"
         names = [n for n,_ in self.model.named_parameters()]
@@ -313,7 +317,8 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
               f"batch {args.depth_bs}x3x{args.depth_size}x{args.depth_size}, medians of {args.small_repeats} runs "
               f"(the course loop and PyPI lsuv: {args.depth_repeats})", "",
               "`lsuv_init` above the forward splits into the cost of a call (`lsuv_init(..., modules=[])`, which runs the same checks, "
-              "mode, forward pass and table but initialises nothing) and the cost of each module initialised. Two parts of the cost of a call "
+              "mode, forward pass and table but initialises nothing) and the cost of each module initialised, each the median difference "
+              "of back-to-back runs. Two parts of the cost of a call "
               "are timed the same way, each above the forward: the forward in `lsuv_mode` (the training flags, buffers and random states "
               "of Python, numpy and torch saved and restored) and the forward followed by the statistics table of the model's target "
               "modules (`lsuv_targets` and `stats_table`).", "",
@@ -322,11 +327,11 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d,runs in depth.items():
         pypi_t = fmt_s(runs.median('pypi')) if has_pypi else '-'
-        above = lambda n: f"{(runs.median(n)-runs.median('forward'))*1e3:.2f}"
+        above = lambda n: f"{runs.paired_difference(n, 'forward')*1e3:.2f}"
         lines.append(f"| {d} | {fmt_s(runs.median('forward'))} | {fmt_s(runs.median('ours'))} | {fmt_s(runs.median('course'))} "
                      f"| {pypi_t} | {runs.paired_ratio('ours','forward'):.1f}x | {runs.median('course')/runs.median('ours'):.0f}x "
                      f"| {above('ours_no_targets')} | {above('forward_in_mode')} | {above('forward_table')} "
-                     f"| {(runs.median('ours')-runs.median('ours_no_targets'))/d*1e3:.3f} |")
+                     f"| {runs.paired_difference('ours', 'ours_no_targets')/d*1e3:.3f} |")
     return "\n".join(lines)+"\n", all(r[-1]!='FAIL' for r in rows)
 
 def plot_depth(args, depth, path):
