@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How fast fastai_lsuv's one-pass `lsuv_init` is, next to one forward pass, the course loop and PyPI `lsuv` 0.3.0
 
-    python benchmarks/speed.py                            # print the table (7-8 minutes on a quiet 2-core CPU)
+    python benchmarks/speed.py                            # print the table (8-16 minutes on a quiet 2-core CPU)
     python benchmarks/speed.py --out benchmarks/results   # also write speed_<device>.md and depth_<device>.png
     python benchmarks/speed.py --device cuda              # the same measurements on a GPU
     python benchmarks/speed.py --quick                    # a tiny model and tiny sizes: checks the script runs
