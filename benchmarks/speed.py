@@ -133,7 +133,8 @@ def pypi(model, xb, args):
 def forward_batches(model, xbs, args):
     with torch.no_grad(): return [model(xb) for xb in xbs]
 
-runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, forward_in_mode=forward_in_mode, forward_table=forward_table, course=course, pypi=pypi, forward_batches=forward_batches,
+runners = dict(forward=forward, ours=ours, ours_no_targets=ours_no_targets, forward_in_mode=forward_in_mode, forward_table=forward_table,
+               course=course, pypi=pypi, forward_batches=forward_batches,
                ours_batches=lambda model, xbs, args: ours(model, Batches(*xbs), args))
 labels = dict(forward='plain forward, torch.no_grad()', ours='lsuv_init (fastai_lsuv, one pass)',
               course='lsuv_init_course (course loop)', pypi='PyPI lsuv 0.3.0 (lsuv_with_singlebatch)',
