@@ -22,7 +22,7 @@ import torch, torchvision
 from torch import nn
 import fastai
 from fastai.vision.models import xresnet
-from fastai_lsuv.core import Batches, LSUVRow, LSUVStatus, lsuv_targets, stats_table
+from fastai_lsuv.core import Batches, lsuv_targets, _table
 from fastai_lsuv.mode import lsuv_mode
 from fastai_lsuv.api import lsuv_init
 from fastai_lsuv.reference import lsuv_init_course
@@ -118,10 +118,9 @@ def forward_in_mode(model, xb, args):
     with lsuv_mode(model): return model(xb)
 
 def forward_table(model, xb, args):
-    "The forward pass, then the statistics table of the model's target modules, as `lsuv_init` returns it: what building it adds to a call"
+    "The forward pass, then the statistics table of the model's target modules, built as `lsuv_init` builds it: what that adds to a call"
     forward(model, xb, args)
-    targets = lsuv_targets(model)
-    return stats_table([LSUVRow.untouched(n, LSUVStatus.ok) for n in targets.values()], [type(m).__name__ for m in targets])
+    return _table(lsuv_targets(model), {}, {})
 
 def course(model, xb, args): return lsuv_init_course(model, xb, tol=args.tol, max_iter=args.max_iter)
 
@@ -182,7 +181,7 @@ class Runs:
         return statistics.median(a/b for a,b in zip(self.times[num], self.times[den]))
 
     def paired_difference(self, num, den):
-        "Median of the differences of back-to-back runs, in seconds: what `num` adds to `den`"
+        "Median of the differences of runs of the same round, in seconds: what `num` adds to `den`"
         return statistics.median(a-b for a,b in zip(self.times[num], self.times[den]))
 
     def param_difference(self, a='ours', b='course'):
@@ -319,10 +318,11 @@ def report(args, main, memory, syncs, depth, group, tv, elapsed):
               f"(the course loop and PyPI lsuv: {args.depth_repeats})", "",
               "`lsuv_init` above the forward splits into the cost of a call (`lsuv_init(..., modules=[])`, which runs the same checks, "
               "mode, forward pass and table but initialises nothing) and the cost of each module initialised, each the median difference "
-              "of back-to-back runs. Two parts of the cost of a call "
+              "of runs of the same round. Two parts of the cost of a call "
               "are timed the same way, each above the forward: the forward in `lsuv_mode` (the training flags, buffers and random states "
               "of Python, numpy and torch saved and restored) and the forward followed by the statistics table of the model's target "
-              "modules (`lsuv_targets` and `stats_table`).", "",
+              "modules, as `lsuv_init` builds it. Where the forward takes tens of milliseconds, its own noise is as large as these two "
+              "parts: a negative value is that noise.", "",
               "| conv/linear layers | forward (s) | lsuv_init (s) | course loop (s) | PyPI lsuv (s) | lsuv_init / forward | course / lsuv_init "
               "| per call above the forward (ms) | of which the mode (ms) | of which the table (ms) | per module (ms) |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
