@@ -10,5 +10,7 @@ def test_star_import_is_the_api():
     oracles,study = {'lsuv_init_course', 'forward_order', 'target_stats'},{'load_mnist', 'mnist_dls', 'ConvLayer', 'init_cnn', 'lsuv_07a'}
     assert not names & (oracles|study), sorted(names & (oracles|study))
     assert not [n for n in names if n.startswith('_')]
+    # what the library calls for itself (argument checks, the pre-init `pre_init='orthogonal'` selects) stays in its module
+    assert not names & {'check_lsuv_args', 'orthogonal_init_'}, sorted(names)
     # the patches come with it
     assert hasattr(Learner, 'lsuv_init') and hasattr(ns['LSUVCallback'], 'plot_stats')
