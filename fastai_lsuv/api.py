@@ -29,7 +29,7 @@ def _progress(n, show=None):
     return pb
 
 # %% ../nbs/03_api.ipynb #ffd744ab
-def lsuv_init(model:nn.Module, # the model to initialise, in place
+def lsuv_init(model:nn.Module, # the model to initialise, in place (a compiled or wrapped one: through `eager_module`)
               xb, # a batch (a tensor, or a tuple or list of the model's inputs), or `Batches` for statistics over several
               modules=None, # `None` (every trainable conv and linear layer), classes, name patterns, modules, a predicate, or a list of these
               mean_first:bool=lsuv_defaults.mean_first, # shift the mean before rescaling, the course-v3 order
@@ -44,6 +44,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
              ) -> pd.DataFrame:
     "LSUV for every target module of `model` on batch `xb`, in about one forward pass; returns the per-module statistics"
     check_lsuv_args(modules, mean_first, tol, max_iter, std, mean, pre_init, skip_last, group)
+    model = eager_module(model)  # compiled or wrapped: its original module, run eagerly
     ranks = _lsuv_ranks(group)
     with _together(ranks):
         batches,targets,untouched = _lsuv_setup(model, xb, modules)
@@ -69,6 +70,7 @@ def lsuv_init(model:nn.Module, # the model to initialise, in place
                 for m,saved in original.items(): _restore_params(m, saved)
                 raise
     for m,name in targets.items():
-        if m not in run.rows and m not in untouched: warnings.warn(f"LSUV: module '{name}' did not run in the forward pass (a parent module may use its weight functionally, "
-                      "as Swin's attention does with its qkv projection); it was left unchanged")
+        if m not in run.rows and m not in untouched: warnings.warn(
+            f"LSUV: module '{name}' did not run in the forward pass, nor did any linear or convolution operation take its "
+            "weight; it was left unchanged")
     return _table(targets, run.rows, untouched)

@@ -14,8 +14,7 @@ from fastcore.basics import patch
 from fastai.learner import Learner
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.progress import ProgressCallback
-from fastai.torch_core import get_model
-from .core import Batches, check_lsuv_args, lsuv_targets
+from .core import Batches, check_lsuv_args, eager_module, lsuv_targets
 from .mode import _rng_states, _set_rng_states
 from .api import lsuv_init
 from .engine import _lsuv_ranks
@@ -55,12 +54,12 @@ def lsuv_batch(learn:Learner, n_batches:int=1):
 # %% ../nbs/04_callback.ipynb #e16a3b31
 def lsuv_done(model:nn.Module) -> bool:
     "Whether `model` was already initialised with LSUV"
-    return getattr(get_model(model), '_lsuv_done', False)
+    return getattr(eager_module(model), '_lsuv_done', False)
 
 # %% ../nbs/04_callback.ipynb #75380733
 def param_fingerprint(model:nn.Module) -> list:
     "Identity and in-place version of each parameter of `model`: changes when weights are loaded, trained or replaced"
-    return [(id(p), p._version) for p in get_model(model).parameters()]
+    return [(id(p), p._version) for p in eager_module(model).parameters()]
 
 # %% ../nbs/04_callback.ipynb #8e0ba5f3
 def _broadcast_(t:torch.Tensor, src, group):
@@ -91,7 +90,7 @@ def lsuv_init(self:Learner,
               n_batches:int=1, # statistics over the first `n_batches` training batches
               **kwargs) -> pd.DataFrame:
     "LSUV-initialise `self.model` now with `lsuv_init`'s options, on `n_batches` training batches, and mark it so that `LSUVCallback` won't run again"
-    model,xb = get_model(self.model),lsuv_batch(self, n_batches)
+    model,xb = eager_module(self.model),lsuv_batch(self, n_batches)
     device = next(model.parameters(), torch.empty(0)).device
     group = kwargs.get('group')
     pooled,several = _lsuv_ranks(group) is not None,_lsuv_ranks() is not None

@@ -6,17 +6,19 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #aa445316
 from __future__ import annotations
-import fnmatch, math, warnings
+import fnmatch, inspect, math, sys, warnings, weakref
 from enum import Enum
 from typing import NamedTuple
 import numpy as np, pandas as pd, torch, torch.distributed as dist
 from torch import nn, Tensor
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 from fastcore.basics import AttrDict
 from fastcore.foundation import L
 
 # %% auto #0
 __all__ = ['unmeasured_statuses', 'lsuv_defaults', 'LSUVStatus', 'LSUVRow', 'stats_table', 'pool_moments', 'output_stats',
-           'Batches', 'orthogonal_init_', 'check_lsuv_args', 'lsuv_targets']
+           'Batches', 'orthogonal_init_', 'check_lsuv_args', 'eager_module', 'lsuv_targets']
 
 # %% ../nbs/00_core.ipynb #5b391a0f
 class LSUVStatus(str, Enum):
@@ -133,12 +135,20 @@ def _parametrized(m, name=None):
     "`nn.utils.parametrize.is_parametrized`, without the exception its `getattr` raises on every plain module"
     return 'parametrizations' in m._modules and nn.utils.parametrize.is_parametrized(m, name)
 
+def _gain(m):
+    "`m`'s `gain` where it multiplies the output: a floating parameter with one value per output channel of the weight"
+    if type(m).__module__.startswith('torch.nn.'): return None  # torch's own layers never read a `gain` set on them
+    g,w = m._parameters.get('gain'),m._parameters.get('weight')
+    per_channel = g is not None and w is not None and w.dim()>=2 and g.numel()==w.shape[0]
+    return g if per_channel and g.is_floating_point() else None
+
 def _weight(m):
-    "The parameter that sets the scale of `m`'s output: its weight, or the magnitude `g` of a weight-normed weight"
+    "The parameter that sets the scale of `m`'s output: its weight, a weight-normed weight's magnitude `g`, or its gain"
     if _parametrized(m, 'weight'):
         p = m.parametrizations.weight
         return p.original0 if type(p[0]).__name__=='_WeightNorm' else getattr(p, 'original', None)
     g = m._parameters.get('weight_g')  # the deprecated `nn.utils.weight_norm` keeps `weight_g` and `weight_v`
+    if g is None and 'gain' in m._parameters: g = _gain(m)
     return m.weight if g is None else g
 
 def _scale_weight(m, f): _weight(m).data.div_(f)
@@ -157,13 +167,15 @@ def _correct_params(corrections):
         if shifted: torch._foreach_sub_(*map(list, zip(*shifted)))
 
 def _save_params(m):
-    "What `_restore_params` needs to put `m`'s weight and bias back exactly"
-    b = m.bias if _has_bias(m) else None
-    return _weight(m).detach().clone(), (b.detach().clone() if isinstance(b, Tensor) else b)
+    "What `_restore_params` needs to put `m`'s weight and bias back exactly, and its raw weight if LSUV scales a gain"
+    b,w,raw = m.bias if _has_bias(m) else None,_weight(m),m._parameters.get('weight')
+    return (w.detach().clone(), (b.detach().clone() if isinstance(b, Tensor) else b),
+            None if raw is None or raw is w else raw.detach().clone())
 
 def _restore_params(m, saved):
-    w,b = saved
+    w,b,raw = saved
     _weight(m).data.copy_(w)
+    if raw is not None: m.weight.data.copy_(raw)
     if isinstance(b, Tensor): m.bias.data.copy_(b)
     elif b is not None: m.bias = b
 
@@ -214,6 +226,19 @@ def check_lsuv_args(modules=None, mean_first:bool=lsuv_defaults.mean_first, tol:
     if not (group is None or group is False or (dist.is_available() and isinstance(group, dist.ProcessGroup))):
         raise TypeError(f"LSUV: `group` takes None (every process), a torch.distributed process group, or False (no pooling); got {group!r}")
 
+# %% ../nbs/00_core.ipynb #56c43e08
+def _compiled(m):
+    "Whether `m` is `torch.compile`'s wrapper, without importing the compiler: its class exists once anything is compiled"
+    eval_frame = sys.modules.get('torch._dynamo.eval_frame')
+    return eval_frame is not None and isinstance(m, eval_frame.OptimizedModule)
+
+def eager_module(model:nn.Module) -> nn.Module:
+    "`model` out of its `torch.compile`, `DistributedDataParallel` and `DataParallel` wrappers: the eager module"
+    while True:
+        if _compiled(model): model = model._orig_mod
+        elif isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
+        else: return model
+
 # %% ../nbs/00_core.ipynb #0d53278c
 _lsuv_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
@@ -251,9 +276,74 @@ def _weight_owners(named):
             if p is not None: counts[id(p)] = counts.get(id(p), 0)+1
     return counts
 
+# %% ../nbs/00_core.ipynb #8658a163
+def _lsuv_classes() -> tuple:
+    "The classes LSUV targets by default: `_lsuv_types`, and Hugging Face's `Conv1D` once `transformers` is loaded"
+    conv1d = getattr(sys.modules.get('transformers.pytorch_utils'), 'Conv1D', None)
+    return _lsuv_types if conv1d is None else (*_lsuv_types, conv1d)
+
+# %% ../nbs/00_core.ipynb #41f57fe2
+class InProjection(nn.Module):
+    "An `nn.MultiheadAttention`'s packed query, key and value projection as a target: its `in_proj_weight` and `in_proj_bias`"
+    def __init__(self, attention):
+        super().__init__()
+        self.weight,self.bias = attention.in_proj_weight,attention.in_proj_bias
+
+def _in_projection(*args, **kwargs):
+    "The in-projection of `F.multi_head_attention_forward(*args, **kwargs)`: queries, keys and values, flattened together"
+    a = inspect.signature(F.multi_head_attention_forward).bind(*args, **kwargs).arguments
+    qkv = F._in_projection_packed(a['query'], a['key'], a['value'], a['in_proj_weight'], a['in_proj_bias'])
+    return torch.cat([p.flatten() for p in qkv])
+
+_in_projections = weakref.WeakKeyDictionary()  # `{attention: InProjection}`: the same target at every listing
+
+def _with_in_projections(unique):
+    "`unique` (`{module: name}`) with each packed in-projection after its `nn.MultiheadAttention`"
+    if not any(isinstance(m, nn.MultiheadAttention) for m in unique): return unique
+    res = {}
+    for m,n in unique.items():
+        res[m] = n
+        if isinstance(m, nn.MultiheadAttention) and m.in_proj_weight is not None:
+            p = _in_projections.get(m)
+            if p is None or p.weight is not m.in_proj_weight or p.bias is not m.in_proj_bias:
+                p = _in_projections[m] = InProjection(m)
+            res[p] = f"{n}.in_proj" if n else 'in_proj'
+    return res
+
+# %% ../nbs/00_core.ipynb #d0ed3d63
+_weight_ops = {'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d',
+               'addmm', 'mm', 'matmul', '__matmul__', '__rmatmul__'}
+# functions that hide their linear op from the mode: the argument that is the target's weight, and its output recomputed
+_reproduced = {F.multi_head_attention_forward: ('in_proj_weight', _in_projection)}
+
+class _WeightOps(TorchFunctionMode):
+    "In this thread, `hook(m, op, args, kwargs, out)` after each linear, conv or matrix product `op` taking the weight of `m`"
+    def __init__(self, modules, hook):
+        super().__init__()
+        self.owner,self.hook = {id(_weight(m)):m for m in modules},hook
+
+    def find(self, args, kwargs):
+        "The module whose weight is an operand, or `None`"
+        for t in (*args, *kwargs.values()):
+            m = self.owner.get(id(t if t._base is None else t._base)) if isinstance(t, Tensor) else None
+            if m is not None: return m
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _reproduced:
+            name,op = _reproduced[func]
+            w = inspect.signature(func).bind(*args, **kwargs).arguments.get(name)
+            if (m := self.find((w,), {})) is not None:
+                self.hook(m, op, args, kwargs, op(*args, **kwargs))  # the weights are corrected before `func` runs
+        out = func(*args, **kwargs)  # what the hook returns, unless `None`, is the operation's output
+        if getattr(func, '__name__', None) not in _weight_ops or (m := self.find(args, kwargs)) is None: return out
+        res = self.hook(m, func, args, kwargs, out)
+        return out if res is None else res
+
 # %% ../nbs/00_core.ipynb #258285fa
 def lsuv_targets(model:nn.Module, modules=None) -> dict:
     "The modules of `model` LSUV would initialise, `{module: name}` in registration order"
+    model = eager_module(model)
     named = _named_modules(model)
     return _find_targets(model, named, modules, _weight_owners(named) if modules is None else None)
 
@@ -261,8 +351,10 @@ def _find_targets(model, named, modules, owners):
     "`lsuv_targets` from `named` (`_named_modules(model)`) and `owners` (`_weight_owners(named)`, needed when `modules` is `None`)"
     unique = {}  # the first name of each module, as `model.named_modules()` gives it
     for n,m in named: unique.setdefault(m, n)
+    unique = _with_in_projections(unique)
     if modules is None:
-        return {m:n for m,n in unique.items() if isinstance(m, _lsuv_types) and (w := _weight(m)).requires_grad and owners[id(w)]==1}
+        classes = (*_lsuv_classes(), InProjection)
+        return {m:n for m,n in unique.items() if isinstance(m, classes) and (w := _weight(m)).requires_grad and owners[id(w)]==1}
     selectors,res = _selectors(modules),{}
     for o in selectors:
         if isinstance(o, nn.Module):
@@ -293,6 +385,29 @@ def _untouchable(targets, owners):
         seen.add(id(w))
     return res
 
+# %% ../nbs/00_core.ipynb #ccc6896f
+_not_layers = (nn.Embedding, nn.EmbeddingBag)  # look-ups: not layers whose output LSUV should rescale
+
+def _weight_bearing(m):
+    "Whether `m` has a trainable floating-point weight of 2+ dimensions as its own parameter"
+    w = m._parameters.get('weight')
+    return w is not None and w.is_floating_point() and w.dim()>=2 and w.requires_grad
+
+def _warn_left_out(named, targets, modules):
+    "Warn once of the weight-bearing modules whose class the default selection leaves out, and of a run without targets"
+    if modules is not None: return  # the user's choice: `_find_targets` warns when it matches nothing
+    left = {m for _,m in named if _weight_bearing(m) and not isinstance(m, (*_lsuv_classes(), *_not_layers))}
+    nothing = "nothing was initialised"
+    if left:
+        classes = sorted({type(m).__name__ for m in left})
+        example = sorted({type(m).__name__ for _,m in named if m in targets}.union(classes))  # the model's own modules
+        warnings.warn(f"LSUV: modules with weights of classes it does not initialise by default are left as they are: "
+                      f"{', '.join(classes)} ({len(left)} in all){'' if targets else '; '+nothing}. To include them, "
+                      f"list every class to initialise in `modules`, which replaces the default: "
+                      f"`modules=[{', '.join(example)}]`")
+    elif not targets:
+        warnings.warn(f"LSUV: the model has no conv or linear layer with a trainable weight of its own: {nothing}")
+
 # %% ../nbs/00_core.ipynb #253d972a
 def _lsuv_setup(model, xb, modules):
     "The checked batches of `xb`, the targets `{module: name}`, and the targets left alone `{module: status}`"
@@ -301,6 +416,7 @@ def _lsuv_setup(model, xb, modules):
     named = _named_modules(model)
     owners = _weight_owners(named)
     targets = _find_targets(model, named, modules, owners)
+    _warn_left_out(named, targets, modules)
     # the default targets leave frozen and shared weights out already
     return batches, targets, ({} if modules is None else _untouchable(targets, owners))
 

@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/engine.html.md"""
 
 # %% ../nbs/02_engine.ipynb #dc1c3f7f
 from __future__ import annotations
-import math, threading, warnings
+import contextlib, math, threading, warnings
 import numpy as np
 from contextlib import contextmanager
 from functools import partial
@@ -14,8 +14,8 @@ import torch, torch.distributed as dist
 from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
-from .core import (_correct_params, _for_stats, _has_bias, _parametrized, _lsuv_types, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
-                              _scale_weight, _shift_bias)
+from .core import (_correct_params, _for_stats, _has_bias, _parametrized, _lsuv_classes, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
+                              _scale_weight, _shift_bias, _weight, _WeightOps, InProjection)
 from .mode import _check_no_draw, _handing_over, _quiet_functional
 from .reference import _lsuv_row, _module_loop
 
@@ -27,7 +27,8 @@ class _AffineOutput:
     "The statistics of the outputs `o = Wx + b` of a conv/linear module (`Wx` alone if not `with_bias`) as five numbers, from which each measurement follows as LSUV divides `W` and shifts `b`"
     def __init__(self, m, outputs, ranks=None, with_bias=True):
         o = outputs[0]
-        self.dim = o.dim()-1 if isinstance(m, nn.Linear) else o.dim()-len(m.kernel_size)-1
+        # a conv's channels follow the batch; a linear layer's (and Hugging Face's `Conv1D`'s) are the last dimension
+        self.dim = o.dim()-len(m.kernel_size)-1 if isinstance(m, nn.modules.conv._ConvNd) else o.dim()-1
         self.b0,self.with_bias = m.bias,with_bias
         xs = [self.channels(o) for o in outputs]
         k = 1 if self.b0 is None else xs[0].shape[1]  # channels
@@ -118,11 +119,14 @@ class _Pause(Exception):
 
 def _is_affine(m, runner):
     "Whether `runner`'s output is `Wx+b` of `m`'s own weight and bias, with no hook but the pass's"
-    plain = type(m) in _lsuv_types if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
+    plain = type(m) in _lsuv_classes() if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
     return (plain and not runner._forward_pre_hooks and len(runner._forward_hooks)==1
             and not _parametrized(m))
 
-def _versions(args, kwargs): return [a._version for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+def _versions(args, kwargs, skip=()):
+    "The version counters of the tensors among `args` and `kwargs`, but (views of) those whose ids are in `skip`"
+    return [a._version for a in (*args, *kwargs.values())
+            if isinstance(a, Tensor) and id(a if a._base is None else a._base) not in skip]
 
 # %% ../nbs/02_engine.ipynb #c69f5646
 class _Journal:
@@ -169,27 +173,49 @@ class _OnePass(_Journal):
         self.runners = _runners(model, targets)
         self.target_of = {r:m for m,r in self.runners.items()}
         self.slow,self.rerunning,self.local = set(),False,threading.local()
+        # targets met at the operations that take their weight (`op_hook`), and those operations
+        self.functional,self.ops = {m for m in targets if isinstance(m, InProjection)},{}
 
     def run(self):
         while True:
-            try: return self.forward()
+            try: res = self.forward()
             except _Pause as e: self.commit(); self.course_loop(e.module)
             except _Replan as e: self.undo(e.module); self.slow.add(e.module); self.commit()
+            else:
+                unseen = [m for m in self.targets if m not in self.rows and m not in self.functional]
+                if not unseen: return res
+                # a parent may use their weights itself: the pass starts again, meeting them at those operations
+                self.functional.update(unseen); self.reset()
+
+    def watching(self):
+        "The mode that meets the functional targets at their operations, in this thread"
+        return _WeightOps(self.functional, self.op_hook) if self.functional else contextlib.nullcontext()
 
     def forward(self):
         hooks = [r.register_forward_hook(self.hook, with_kwargs=True) for r in self.target_of]
         try:
             if len(self.batches)>1: return self.forward_group()
             self.local.called,self.local.submit = set(),lambda m,item: self.process(m, [item])[0]
-            return self.model(*self.batches[0])
+            with self.watching(): return self.model(*self.batches[0])
         finally:
             for h in hooks: h.remove()
             self.local = threading.local()  # its `submit` refers back to the pass: dropped, the pass (its model, batches, process group) goes when `lsuv_init` returns
 
     def hook(self, runner, args, kwargs, o):
         if self.rerunning: return
-        _check_no_draw()
         m = self.target_of[runner]
+        out = self.reach(m, (args, kwargs, o))
+        if out is not None: return out if runner is m else (out, *o[1:])
+
+    def op_hook(self, m, op, args, kwargs, o):
+        "`hook` for a functional target `m`, at operation `op` that takes its weight"
+        if self.rerunning: return
+        self.ops[m] = op
+        return self.reach(m, (args, kwargs, o))
+
+    def reach(self, m, item):
+        "The pass reached target `m`, `item` its `(args, kwargs, output)`: the corrected output, or `None` to leave it"
+        _check_no_draw()
         first = m not in self.local.called
         self.local.called.add(m)
         if m in self.slow:
@@ -197,8 +223,7 @@ class _OnePass(_Journal):
             return
         if not first: raise _Replan(m)
         if m in self.rows: return
-        out = self.local.submit(m, (args, kwargs, o))
-        return out if runner is m else (out, *o[1:])
+        return self.local.submit(m, item)
 
     def process(self, m, items):
         "Initialise `m` from its first call on each batch, `items` of `(args, kwargs, output)`; returns the corrected outputs"
@@ -207,7 +232,7 @@ class _OnePass(_Journal):
         if not all(isinstance(o, Tensor) for o in outs):
             warnings.warn(f"LSUV: module '{name}' returns {type(outs[0]).__name__}, not a tensor; it was left unchanged")
             row = LSUVRow.untouched(name, LSUVStatus.not_a_tensor)
-        elif _is_affine(m, runner) and (fast := self.correct_affine(m, outs) or self.correct_without_bias(m, items)): row,outs = fast
+        elif m not in self.ops and _is_affine(m, runner) and (fast := self.correct_affine(m, outs) or self.correct_without_bias(m, items)): row,outs = fast
         else: row = self.correct_rerun(m, items, outs)
         self.finish(m, row)
         return outs
@@ -235,9 +260,10 @@ class _OnePass(_Journal):
 
     def outputs_again(self, m, items):
         "`m`'s outputs on each batch's inputs of `items`, from its runner run again unseen by the pass's hooks"
-        runner = self.runners[m]
+        runner,op = self.runners[m],self.ops.get(m)
         self.rerunning = True
-        try: return [_main_output(m, runner, runner(*args, **kwargs)) for args,kwargs,_ in items]
+        try: return [op(*args, **kwargs) if op else _main_output(m, runner, runner(*args, **kwargs))
+                     for args,kwargs,_ in items]
         finally: self.rerunning = False
 
     def correct_rerun(self, m, items, outs):
@@ -245,13 +271,16 @@ class _OnePass(_Journal):
         runner = self.runners[m]
         self.commit(set(runner.modules()))
         self.save(m)
-        versions,before,first = [_versions(args, kwargs) for args,kwargs,_ in items],_save_params(m),list(outs)
+        # an operation's own operands are the weight and bias LSUV corrects; its bias may be a copy that no shift reaches
+        own = {id(_weight(m)), id(m.bias)} if m in self.ops else ()
+        versions,before,first = [_versions(args, kwargs, own) for args,kwargs,_ in items],_save_params(m),list(outs)
         def restore(): _restore_params(m, before); outs[:] = first
         def measure():
             outs[:] = self.outputs_again(m, items)
-            if [_versions(args, kwargs) for args,kwargs,_ in items]!=versions: raise _Replan(m)
+            if [_versions(args, kwargs, own) for args,kwargs,_ in items]!=versions: raise _Replan(m)
             return self.pooled([_moments(o) for o in outs])
-        shift = partial(_shift_bias, m) if _has_bias(m) else None
+        reached = m not in self.ops or any(a is m.bias for a in (*items[0][0], *items[0][1].values()))
+        shift = partial(_shift_bias, m) if _has_bias(m) and reached else None
         return _lsuv_row(self.pooled([_moments(o) for o in outs]), measure, partial(_scale_weight, m), shift, restore, self.targets[m], **self.loop_kwargs)
 
     def finish(self, m, row):
@@ -274,7 +303,8 @@ class _Batch:
     def forward(self):
         self.run.local.called,self.run.local.submit = set(),self.submit
         try:
-            with torch.no_grad(), _quiet_functional(): self.run.model(*self.inputs)  # grad mode and the quiet functions are per thread
+            # grad mode, the quiet functions and the mode meeting functional targets are per thread
+            with torch.no_grad(), _quiet_functional(), self.run.watching(): self.run.model(*self.inputs)
             self.stop = None
         except BaseException as e: self.stop = e
         self.finished = True

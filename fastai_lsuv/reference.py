@@ -7,6 +7,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/reference.html.md"""
 # %% ../nbs/01_reference.ipynb #75cec5bc
 from __future__ import annotations
 import math, warnings
+from contextlib import ExitStack
 from functools import partial
 import pandas as pd, torch
 from torch import nn
@@ -14,7 +15,8 @@ from fastai.callback.hook import Hook, Hooks
 from .core import *
 from .mode import lsuv_mode, _quieting
 from .core import (_as_batches, _check_batches, _runners, _main_output, _check_finite, _dead, _has_bias, _lsuv_setup, _module_name, _moments,
-                              _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table)
+                              _pooled, _pre_inits, _restore_params, _save_params, _scale_weight, _shift_bias, _table,
+                              _WeightOps)
 
 # %% auto #0
 __all__ = ['max_factor', 'lsuv_loop', 'lsuv_module', 'forward_order', 'lsuv_init_course', 'target_stats']
@@ -78,17 +80,32 @@ def _lsuv_row(first, measure, scale, shift, restore, name, mean_first, tol, max_
 def _module_loop(model, m, batches, name, pooled=_pooled, **loop_kwargs) -> LSUVRow:
     "The course loop on `m`, a full forward pass of `model` on each batch per measurement, pooled by `pooled`"
     runner = _runners(model, [m])[m]
-    with Hook(runner, lambda module,i,o: _moments(_main_output(m, runner, o)), detach=False) as h:
-        def measure():
-            moments = []
-            for inputs in batches:
-                h.stored = None
-                model(*inputs)
-                if h.stored is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
-                moments.append(h.stored)
-            return pooled(moments)
-        shift = partial(_shift_bias, m) if _has_bias(m) else None
-        return _lsuv_row(measure(), measure, partial(_scale_weight, m), shift, partial(_restore_params, m, _save_params(m)),
+    # a module that never runs is measured at the operation taking its weight; a copy of its bias there cannot be shifted
+    reached = []  # whether `m`'s bias is an operand of each operation measured since `m` last ran
+    def op_hook(_, op, args, kwargs, o):
+        h.stored = _moments(o)
+        reached.append(any(a is m.bias for a in (*args, *kwargs.values())))
+    def module_hook(module, i, o):
+        reached.clear()
+        return _moments(_main_output(m, runner, o))
+    ops,watched = ExitStack(),[]  # the operations are watched from the first forward pass that does not run `m` itself
+    def forward(inputs):
+        h.stored = None
+        model(*inputs)
+        return h.stored
+    def measure():
+        moments = []
+        for inputs in batches:
+            if (o := forward(inputs)) is None and not watched:
+                watched.append(ops.enter_context(_WeightOps([m], op_hook)))
+                o = forward(inputs)
+            if o is None: raise ValueError(f"LSUV: module '{name}' did not run in the model's forward pass")
+            moments.append(o)
+        return pooled(moments)
+    with Hook(runner, module_hook, detach=False) as h, ops:
+        first = measure()
+        shift = partial(_shift_bias, m) if _has_bias(m) and all(reached) else None
+        return _lsuv_row(first, measure, partial(_scale_weight, m), shift, partial(_restore_params, m, _save_params(m)),
                          name, **loop_kwargs)
 
 # %% ../nbs/01_reference.ipynb #8c047bdc
@@ -122,8 +139,11 @@ def lsuv_module(model:nn.Module, # the whole model, run on `xb` for every measur
 def forward_order(model:nn.Module, xb, modules=None) -> list[nn.Module]:
     "The target modules of `model` in the order a forward pass of `xb` (its first batch) first runs them"
     order,inputs = {},_as_batches(xb)[0]
-    target_of = {r:m for m,r in _runners(model, lsuv_targets(model, modules)).items()}
-    with Hooks(target_of, lambda r,i,o: order.setdefault(target_of[r]), detach=False), lsuv_mode(model):
+    targets = lsuv_targets(model, modules)
+    target_of = {r:m for m,r in _runners(model, targets).items()}
+    def op_hook(m, *_): order.setdefault(m)
+    with (Hooks(target_of, lambda r,i,o: order.setdefault(target_of[r]), detach=False), lsuv_mode(model),
+          _WeightOps(targets, op_hook)):
         _quieting(model, lambda: model(*inputs), order.clear)
     return list(order)
 
@@ -157,10 +177,12 @@ def target_stats(model:nn.Module, xb, modules=None) -> dict:
     def hook(r, i, o):
         m = target_of[r]
         calls[targets[m]] = _moments(_main_output(m, r, o))
+    def op_hook(m, op, args, kwargs, o): calls[targets[m]] = _moments(o)  # the operation taking a weight
     def measure():
         for inputs in _as_batches(xb):
             calls.clear()
             model(*inputs)
             for name,mom in calls.items(): moments.setdefault(name, []).append(mom)
-    with Hooks(target_of, hook, detach=False), lsuv_mode(model): _quieting(model, measure, moments.clear)
+    with Hooks(target_of, hook, detach=False), lsuv_mode(model), _WeightOps(targets, op_hook):
+        _quieting(model, measure, moments.clear)
     return {name:_pooled(mom) for name,mom in moments.items()}

@@ -110,10 +110,10 @@ def test_modules_matching_nothing():
     for k,v in probe.snap[0].items(): assert torch.equal(v, before[0][k]), k
 
 class Attention(nn.Module):
-    "`nn.MultiheadAttention` uses `out_proj`'s weight without calling it; `qkv`'s weight is used functionally, as in Swin"
+    "`qkv`'s weight is used functionally, as in Swin; attention's projections run without a module call; `spare` never runs"
     def __init__(self, n_in=4, d=8):
         super().__init__()
-        self.embed,self.qkv,self.head = nn.Linear(n_in, d),nn.Linear(d, d),nn.Linear(d, 2)
+        self.embed,self.qkv,self.head,self.spare = nn.Linear(n_in, d),nn.Linear(d, d),nn.Linear(d, 2),nn.Linear(d, d)
         self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
     def forward(self, x):
         h = torch.nn.functional.linear(self.embed(x), self.qkv.weight, self.qkv.bias)
@@ -122,12 +122,13 @@ class Attention(nn.Module):
 def test_module_never_run():
     g = torch.Generator().manual_seed(0)
     learn = fit_learner(Attention(), mlp_dls(x=torch.randn(64, 5, 4, generator=g)), cbs=(lsuv:=LSUVCallback()))
-    qkv = learn.model.qkv.weight.detach().clone()
-    with pytest.warns(UserWarning, match="module 'qkv' did not run"): fit(learn, cbs=(probe:=Probe()))
+    spare = learn.model.spare.weight.detach().clone()
+    with pytest.warns(UserWarning, match="module 'spare' did not run") as record: fit(learn, cbs=(probe:=Probe()))
+    assert not [w for w in record if 'qkv' in str(w.message) or 'in_proj' in str(w.message)]
     status = dict(zip(lsuv.stats['module'], lsuv.stats['status']))
-    # attention's out_proj is initialised on the attention's output; qkv, used functionally, is left alone
-    check_eq(status, {'embed':'ok', 'attn.out_proj':'ok', 'head':'ok', 'qkv':'not run'})
-    assert torch.equal(probe.snap[0]['qkv.weight'], qkv)
+    # qkv is measured at the `F.linear` taking its weight, the packed in-projection and out_proj on attention's own ops
+    check_eq(status, {'embed':'ok', 'qkv':'ok', 'attn.in_proj':'ok', 'attn.out_proj':'ok', 'head':'ok', 'spare':'not run'})
+    assert torch.equal(probe.snap[0]['spare.weight'], spare)
 
 def lm_learner(cbs, vocab_sz=30, n=48, seq=12):
     "A fastai AWD-LSTM language model (decoder weight tied to the embedding) on random tokens"
