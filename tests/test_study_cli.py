@@ -1,10 +1,11 @@
 "The study's commands as a user meets them: `lsuv-07a`'s errors are short and say what to do; `lsuv-study` runs a small grid end to end"
-import os, subprocess, sys
+import csv, os, subprocess, sys
 import numpy as np, pytest
 from fastai_lsuv.study.data import mnist_env, mnist_sha256, mnist_url
 
 pytestmark = pytest.mark.timeout(300)
 lsuv_07a = "from fastai_lsuv.study.reproduce import lsuv_07a; lsuv_07a()"
+study_code = "from fastai_lsuv.study.grid import lsuv_study; lsuv_study()"
 # no network: the download goes to a port where nothing listens
 offline_07a = "import fastai_lsuv.study.data as d; d.mnist_url = 'http://127.0.0.1:9/mnist.npz'; " + lsuv_07a
 
@@ -71,7 +72,7 @@ def test_study_grid_end_to_end(tmp_path):
     from fastai_lsuv.study.grid import compare_inits, divergence_counts, read_grid, study_answer
     grid = ['--lrs', '0.3', '--seeds', '0-1', '--epochs', '1', '--batches', '4']
     def study(out, *args):
-        res = run("from fastai_lsuv.study.grid import lsuv_study; lsuv_study()", '--out', str(out), *args)
+        res = run(study_code, '--out', str(out), *args)
         assert res.returncode==0, res.stderr
         return res.stdout
     assert '8 to run' in study(tmp_path/'grid.csv', *grid)
@@ -82,3 +83,21 @@ def test_study_grid_end_to_end(tmp_path):
     assert row.equals(one.drop(columns='seconds')), (row, one)
     assert len(compare_inits(df))==5 and divergence_counts(df).shape==(1, 4)
     assert 'std first - mean first' in study_answer(df)
+
+def test_help_grid_reruns(tmp_path):
+    "`lsuv-study --grid help`, 2 networks, both optimisers, 3 batches a run: a random row, run alone, is the same row"
+    grid = ['--grid', 'help', '--nets', 'mlp', 'vit', '--sgd-lrs', '0.3', '--adam-lrs', '0.003', '--seeds', '0',
+            '--inits', 'default', 'orthogonal-lsuv-std-first', '--batches', '3']
+    res,est = run_all([(study_code, '--out', str(tmp_path/'grid.csv'), *grid),
+                       (study_code, '--estimate', '--jobs', '2', *grid)])
+    assert res.returncode==0 and '8 to run' in res.stdout, res.stderr
+    # --estimate times a run per network and optimiser, and runs nothing
+    assert est.returncode==0 and '8 runs' in est.stdout and '[1/' not in est.stdout, est.stdout
+    rows = list(csv.DictReader(open(tmp_path/'grid.csv')))
+    assert {(r['net'], r['opt']) for r in rows}=={(n, o) for n in ('mlp','vit') for o in ('sgd','adam')}
+    row = rows[np.random.default_rng().integers(len(rows))]
+    one = run(study_code, '--grid', 'help', '--out', str(tmp_path/'one.csv'), '--nets', row['net'],
+              '--opts', row['opt'], '--lrs', row['lr'], '--seeds', row['seed'], '--inits', row['init'],
+              '--batches', '3')
+    assert one.returncode==0, one.stderr
+    assert next(csv.DictReader(open(tmp_path/'one.csv'))) | {'seconds': ''} == row | {'seconds': ''}

@@ -1,4 +1,4 @@
-"""`lsuv-study`: every (seed, network, learning rate, init) of the order study as one deterministic run and one CSV row, resumable and parallel
+"""`lsuv-study`: every (seed, network, optimiser, learning rate, init) of the order study and of "when does LSUV help?" as one deterministic run and one CSV row, resumable and parallel
 
 Docs: https://fastai-lsuv.github.io/fastai_lsuv/study_grid.html.md"""
 
@@ -8,21 +8,26 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/study_grid.html.md"""
 from __future__ import annotations
 import csv, math, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, NamedTuple
-import numpy as np, pandas as pd, torch, matplotlib.pyplot as plt
+import numpy as np, pandas as pd, torch, torch.nn.functional as F, matplotlib.pyplot as plt
 from torch import nn
 from fastai.callback.training import ShortEpochCallback
 from fastai.layers import ConvLayer as BNConvLayer, ResBlock
-from fastai.torch_core import set_seed
-from .course import ConvLayer
+from fastai.optimizer import SGD, Adam
+from fastai.torch_core import apply_init, set_seed
+from .course import ConvLayer, init_cnn
 from .reproduce import *
 
 # %% auto #0
-__all__ = ['study_nets', 'study_inits', 'loss_spans', 'study_pairs', 'get_small_xresnet', 'StudyNet', 'short_epochs', 'study_run',
-           'grid_columns', 'grid_done', 'run_grid', 'lsuv_study', 'read_grid', 'grid_losses', 'bootstrap_ci',
-           'mcnemar_p', 'paired', 'compare_inits', 'divergence_counts', 'study_answer', 'plot_study']
+__all__ = ['study_nets', 'study_inits', 'grid_inits', 'study_opts', 'loss_spans', 'study_grids', 'study_pairs',
+           'get_small_xresnet', 'get_mlp', 'SelfAttention', 'EncoderBlock', 'SmallViT', 'kaiming_init', 'cnn_of_depth',
+           'StudyNet', 'short_epochs', 'study_run', 'grid_columns', 'grid_layout', 'grid_done', 'one_thread',
+           'run_grid', 'StudyGrid', 'grid_runs', 'grid_estimate', 'lsuv_study', 'read_grid', 'grid_losses',
+           'bootstrap_ci', 'mcnemar_p', 'paired', 'compare_inits', 'divergence_counts', 'study_answer', 'plot_study']
 
 # %% ../../nbs/13_study_grid.ipynb #07b61913
 def get_small_xresnet(nfs=(8,16,32,64), c_out:int=10) -> nn.Sequential:
@@ -31,18 +36,74 @@ def get_small_xresnet(nfs=(8,16,32,64), c_out:int=10) -> nn.Sequential:
                          *[ResBlock(1, ni, nf, stride=2) for ni,nf in zip(nfs[:-1], nfs[1:])],
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(nfs[-1], c_out))
 
+def get_mlp(sizes=(784,256,256,256,10)) -> nn.Sequential:
+    "A ReLU MLP on the flattened image: a linear layer from each of `sizes` to the next, a ReLU after all but the last"
+    hidden = [l for ni,nf in zip(sizes[:-2], sizes[1:-1]) for l in (nn.Linear(ni, nf), nn.ReLU())]
+    return nn.Sequential(nn.Flatten(), *hidden, nn.Linear(*sizes[-2:]))
+
+# %% ../../nbs/13_study_grid.ipynb #3641b509
+class SelfAttention(nn.Module):
+    "Multi-head self-attention as timm's ViT has it: `qkv` and `proj` are plain `nn.Linear`s"
+    def __init__(self, dim:int, heads:int):
+        super().__init__()
+        self.heads,self.qkv,self.proj = heads,nn.Linear(dim, 3*dim),nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b,n,d = x.shape
+        q,k,v = self.qkv(x).view(b, n, 3, self.heads, d//self.heads).permute(2, 0, 3, 1, 4)
+        return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d))
+
+class EncoderBlock(nn.Module):
+    "A pre-norm transformer block: `x + attn(norm1(x))`, then `x + mlp(norm2(x))`, an MLP with a GELU"
+    def __init__(self, dim:int, heads:int, hidden:int):
+        super().__init__()
+        self.norm1,self.attn,self.norm2 = nn.LayerNorm(dim),SelfAttention(dim, heads),nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+class SmallViT(nn.Module):
+    "A ViT on 28x28 images: patches embedded by a strided conv, a learned position each, `depth` blocks, mean pooling"
+    def __init__(self, patch:int=7, dim:int=64, depth:int=4, heads:int=4, hidden:int=128, c_out:int=10):
+        super().__init__()
+        self.embed = nn.Conv2d(1, dim, patch, stride=patch)
+        self.pos = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, (28//patch)**2, dim), std=0.02))
+        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, hidden) for _ in range(depth)])
+        self.norm,self.head = nn.LayerNorm(dim),nn.Linear(dim, c_out)
+
+    def forward(self, x):
+        x = self.embed(x).flatten(2).transpose(1, 2) + self.pos
+        return self.head(self.norm(self.blocks(x)).mean(1))
+
+# %% ../../nbs/13_study_grid.ipynb #92150845
+def kaiming_init(model:nn.Module) -> nn.Module:
+    "fastai's `apply_init` with `kaiming_normal_`: kaiming normal weights, zero biases, in every layer but the norms"
+    apply_init(model, nn.init.kaiming_normal_)
+    return model
+
+def cnn_of_depth(depth:int) -> Callable:
+    "`get_deep_cnn` with `depth` `ConvLayer`s in all"
+    return partial(get_deep_cnn, depth-4)
+
 class StudyNet(NamedTuple):
-    "A network of the grid: how to build it, what LSUV initialises, training batches per epoch (`None`: all)"
+    "A network of the grids: how to build it, what LSUV initialises, batches per epoch (`None`: all), its kaiming init"
     get_model: Callable|None
     modules: object
     batches: int|None
+    kaiming: Callable = init_cnn
 
 study_nets = {'07a': StudyNet(None, ConvLayer, None), 'deep': StudyNet(get_deep_cnn, ConvLayer, 50),
-              'xresnet': StudyNet(get_small_xresnet, None, 50)}
+              'xresnet': StudyNet(get_small_xresnet, None, 50),
+              'cnn20': StudyNet(cnn_of_depth(20), ConvLayer, 50), 'cnn50': StudyNet(cnn_of_depth(50), ConvLayer, 50),
+              'vit': StudyNet(SmallViT, None, 50, kaiming_init), 'mlp': StudyNet(get_mlp, None, 50, kaiming_init)}
 
 # %% ../../nbs/13_study_grid.ipynb #e1643d19
 study_inits = {'kaiming': dict(init='kaiming'), 'lsuv-mean-first': dict(init='mean first'),
                'lsuv-std-first': dict(init='std first'), 'orthogonal-lsuv-std-first': dict(init='std first', pre_init='orthogonal')}
+grid_inits = {'default': dict(init=None, kaiming=False), **study_inits}
+study_opts = {'sgd': SGD, 'adam': Adam}
 
 # %% ../../nbs/13_study_grid.ipynb #b8ff68fb
 loss_spans = (10, 50, 100)
@@ -51,100 +112,181 @@ def short_epochs(dls, batches:int) -> ShortEpochCallback:
     "fastai's `ShortEpochCallback`, stopping each training epoch of `dls` after its first `batches` batches"
     return ShortEpochCallback(pct=(batches-1)/len(dls.train), short_valid=False)
 
-def study_run(dls, seed:int, net:str, lr:float, init:str, epochs:int=2, batches:int|None=None) -> dict:
-    "The grid's run `(seed, net, lr, init)` on `dls`, as a CSV row; `batches` overrides the network's batches per epoch"
-    spec,batches = study_nets[net],batches or study_nets[net].batches
-    model = seeded_model(seed, spec.get_model)
+def study_run(dls, seed:int, net:str, lr:float, init:str, epochs:int=2, batches:int|None=None, opt:str='sgd') -> dict:
+    "The grids' run `(seed, net, opt, lr, init)` on `dls`, as a CSV row; `batches` overrides the network's per epoch"
+    spec,batches,kw = study_nets[net],batches or study_nets[net].batches,dict(grid_inits[init])
+    model = seeded_model(seed, spec.get_model, spec.kaiming if kw.pop('kaiming', True) else None)
     set_seed(seed)  # the orthogonal pre-init draws from torch's generator
     cbs = [short_epochs(dls, batches)] if batches and batches<len(dls.train) else None
     start = time.perf_counter()
-    learn = fit_init(model, dls, seed=seed, epochs=epochs, lr=lr, cbs=cbs, modules=spec.modules, **study_inits[init])
+    learn = fit_init(model, dls, seed=seed, epochs=epochs, lr=lr, cbs=cbs, modules=spec.modules,
+                     opt_func=study_opts[opt], **kw)
     seconds = time.perf_counter()-start
     losses = np.array(learn.run_record.losses)
     bad = np.flatnonzero(~np.isfinite(losses))
-    return dict(seed=seed, net=net, lr=lr, init=init,
+    return dict(seed=seed, net=net, opt=opt, lr=lr, init=init,
                 **{f'accuracy_{i+1}': a for i,a in enumerate(learn.run_record.epoch_metrics)},
                 **{f'loss_{n}': float(losses[:n].mean()) if len(losses)>=n else math.nan for n in loss_spans},
                 diverged=len(bad)>0, diverged_at=int(bad[0])+1 if len(bad) else '', batches=len(losses),
                 seconds=round(seconds, 2), losses_100=' '.join(f'{l:.5g}' for l in losses[:100]))
 
 # %% ../../nbs/13_study_grid.ipynb #de0cb61c
-def grid_columns(epochs:int) -> list:
-    "The CSV's columns for runs of `epochs` epochs"
-    return (['seed','net','lr','init'] + [f'accuracy_{i+1}' for i in range(epochs)] + [f'loss_{n}' for n in loss_spans]
-            + ['diverged','diverged_at','batches','seconds','losses_100'])
+def grid_columns(epochs:int, opt:bool=True) -> list:
+    "The CSV's columns for runs of `epochs` epochs; `opt=False`: the order study's, plain SGD only, without `opt`"
+    return (['seed','net'] + ['opt']*opt + ['lr','init'] + [f'accuracy_{i+1}' for i in range(epochs)]
+            + [f'loss_{n}' for n in loss_spans] + ['diverged','diverged_at','batches','seconds','losses_100'])
+
+def grid_layout(out, epochs:int) -> list|None:
+    "CSV `out`'s columns (`None`: no rows), a partial last line dropped; fails unless runs of `epochs` epochs wrote it"
+    out = Path(out)
+    if not out.is_file(): return None
+    text = out.read_bytes()
+    if not text.endswith(b'\n'): out.write_bytes(text := text[:text.rfind(b'\n')+1])
+    if not text: return None
+    with open(out, newline='') as f: cols = next(csv.reader(f))
+    if cols not in (grid_columns(epochs), grid_columns(epochs, opt=False)):
+        raise ValueError(f"{out} holds other columns than runs of {epochs} epochs write: use another --out")
+    return cols
 
 def grid_done(out, epochs:int) -> set:
-    "The `(seed, net, lr, init)` already in the CSV `out`, after dropping a partial last line; fails if `out` has other columns"
-    out = Path(out)
-    if not out.is_file() or out.stat().st_size==0: return set()
-    text = out.read_bytes()
-    if not text.endswith(b'\n'): out.write_bytes(text[:text.rfind(b'\n')+1])
+    "The `(seed, net, opt, lr, init)` in CSV `out` (`opt` 'sgd' in the order study's layout), checked by `grid_layout`"
+    if grid_layout(out, epochs) is None: return set()
     with open(out, newline='') as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames!=grid_columns(epochs):
-            raise ValueError(f"{out} holds other columns than runs of {epochs} epochs write: use another --out")
-        return {(int(r['seed']), r['net'], float(r['lr']), r['init']) for r in reader}
+        return {(int(r['seed']), r['net'], r.get('opt', 'sgd'), float(r['lr']), r['init']) for r in csv.DictReader(f)}
+
+@contextmanager
+def one_thread():
+    "Run the block on one torch thread, as every run of the grids runs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(threads)
 
 _dls = None
-def _start_worker(data, threads:int=1):
+def _start_worker(data, bs:int=512):
     global _dls
-    torch.set_num_threads(threads)
-    _dls = mnist_dls(path=data)
+    torch.set_num_threads(1)
+    _dls = mnist_dls(bs, path=data)
 
 def _run(args): return study_run(_dls, *args)
 
 # %% ../../nbs/13_study_grid.ipynb #4751994b
-def run_grid(out, nets, lrs, seeds, inits, epochs:int=2, batches:int|None=None, jobs:int=1, dls=None, data=None, log=print) -> int:
-    "Run each `(seed, net, lr, init)` not yet in the CSV `out` (on `dls`, or MNIST from `data`), appending its row; the number run"
-    done = grid_done(out, epochs)
-    todo = [(s, n, float(lr), i) for s in seeds for n in nets for lr in lrs for i in inits if (s, n, float(lr), i) not in done]
+def run_grid(out, nets, lrs, seeds, inits, epochs:int=2, batches:int|None=None, jobs:int=1, dls=None, data=None,
+             bs:int=512, log=print) -> int:
+    "Run each `(seed, net, opt, lr, init)` not in CSV `out` (on `dls`, or MNIST from `data`), appending rows; the count"
+    lrs,cols,done = lrs if isinstance(lrs, dict) else {'sgd': lrs},grid_layout(out, epochs),grid_done(out, epochs)
+    if cols and 'opt' not in cols and set(lrs)!={'sgd'}:
+        raise ValueError(f"{out} holds the order study's plain-SGD runs, without an opt column: "
+                         "use another --out for other optimisers")
+    todo = [(s, n, float(lr), i, epochs, batches, o) for s in seeds for n in nets for o,ls in lrs.items() for lr in ls
+            for i in inits if (s, n, o, float(lr), i) not in done]
     log(f"{out}: {len(done)} runs already there, {len(todo)} to run in {jobs} process{'es' if jobs>1 else ''}")
     if not todo: return 0
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    new = not Path(out).is_file() or Path(out).stat().st_size==0
     start = time.perf_counter()
     with open(out, 'a', newline='') as f:
-        writer = csv.DictWriter(f, grid_columns(epochs))
-        if new: writer.writeheader()
+        writer = csv.DictWriter(f, cols or grid_columns(epochs), extrasaction='ignore')
+        if not cols: writer.writeheader()
         def write(k, row):
             writer.writerow(row); f.flush()
             div = f", diverged at batch {row['diverged_at']}" if row['diverged'] else ''
-            log(f"[{k}/{len(todo)}] seed {row['seed']} {row['net']} lr {row['lr']} {row['init']}: accuracy "
-                f"{row[f'accuracy_{epochs}']:.4f}, first-10 loss {row['loss_10']:.3f}{div} ({row['seconds']:.1f} s)")
+            log(f"[{k}/{len(todo)}] seed {row['seed']} {row['net']} {row['opt']} lr {row['lr']} {row['init']}: "
+                f"accuracy {row[f'accuracy_{epochs}']:.4f}, first-10 loss {row['loss_10']:.3f}{div} "
+                f"({row['seconds']:.1f} s)")
         if jobs==1:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                dls = dls or mnist_dls(path=data)
-                for k,args in enumerate(todo): write(k+1, study_run(dls, *args, epochs, batches))
-            finally: torch.set_num_threads(threads)
+            with one_thread():
+                dls = dls or mnist_dls(bs, path=data)
+                for k,args in enumerate(todo): write(k+1, study_run(dls, *args))
         else:
-            with ProcessPoolExecutor(jobs, mp_context=get_context('spawn'), initializer=_start_worker, initargs=(data,)) as ex:
-                futures = [ex.submit(_run, (*args, epochs, batches)) for args in todo]
+            spawn = get_context('spawn')
+            with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start_worker, initargs=(data, bs)) as ex:
+                futures = [ex.submit(_run, args) for args in todo]
                 for k,fut in enumerate(as_completed(futures)): write(k+1, fut.result())
     log(f"{len(todo)} runs in {time.perf_counter()-start:.0f} s")
     return len(todo)
 
+# %% ../../nbs/13_study_grid.ipynb #d2ae5332
+class StudyGrid(NamedTuple):
+    "A grid's defaults: its CSV, networks, inits, `{optimiser: lrs}`, seeds, epochs, batches per epoch, batch size"
+    out: str
+    nets: list
+    inits: list
+    lrs: dict
+    seeds: list
+    epochs: int = 2
+    batches: int|None = None  # `None`: each network's
+    bs: int = 512
+
+study_grids = {
+    'order': StudyGrid('order_study.csv', ['07a'], list(study_inits), {'sgd': [0.1, 0.3, 0.6]}, list(range(20))),
+    'help': StudyGrid('help_study.csv', ['07a', 'cnn20', 'cnn50', 'xresnet', 'vit', 'mlp'],
+                      ['default', 'kaiming', 'lsuv-std-first', 'orthogonal-lsuv-std-first'],
+                      {'sgd': [0.03, 0.1, 0.3, 1., 3.], 'adam': [1e-3, 3e-3, 1e-2, 3e-2, 0.1]}, list(range(12)),
+                      epochs=1, batches=100, bs=128)}
+
+def grid_runs(g:StudyGrid) -> int:
+    "How many runs the grid `g` has"
+    return len(g.nets)*len(g.inits)*len(g.seeds)*sum(map(len, g.lrs.values()))
+
+def _defaults(field:str, show=lambda v: ' '.join(map(str, v))) -> str:
+    "Each grid's default `field`, for `--help`"
+    return '; '.join(f'{g} {show(getattr(s, field))}' for g,s in study_grids.items())
+
+# %% ../../nbs/13_study_grid.ipynb #e14c537b
+def grid_estimate(dls, nets, lrs:dict, seeds, inits, epochs:int=2, batches:int|None=None, jobs:int=1,
+                  log=print) -> pd.DataFrame:
+    "One run's CPU seconds per network and optimiser, on one thread, and the hours of the grid's runs; logs the total"
+    rows = []
+    with one_thread():
+        for net in nets:
+            for opt,ls in lrs.items():
+                start = time.process_time()
+                study_run(dls, seeds[0], net, float(ls[0]), inits[-1], epochs, batches, opt)
+                seconds = time.process_time()-start
+                rows.append(dict(net=net, opt=opt, seconds=seconds, runs=len(ls)*len(inits)*len(seeds)))
+    est = pd.DataFrame(rows).assign(hours=lambda d: d.seconds*d.runs/3600)
+    log(est.to_string(index=False, float_format='{:.2f}'.format))
+    log(f"{est.runs.sum()} runs, {est.hours.sum():.1f} hours on one thread: about {est.hours.sum()/jobs:.1f} hours "
+        f"with --jobs {jobs} on {jobs} free cores")
+    return est
+
 # %% ../../nbs/13_study_grid.ipynb #f0ea6783
 def lsuv_study(argv=None):
-    "`lsuv-study`: run the order study's grid, appending one CSV row per run"
-    p = OneLineParser(prog='lsuv-study', description="Run the LSUV order study's grid on MNIST: one CSV row per "
-                      "(seed, net, lr, init), runs already in the file skipped")
-    p.add_argument('--out', default='order_study.csv', help='the CSV to append to (default: %(default)s)')
-    p.add_argument('--nets', nargs='+', choices=list(study_nets), default=['07a'], help='networks (default: 07a)')
-    p.add_argument('--lrs', nargs='+', type=positive_float, default=[0.1, 0.3, 0.6], help='learning rates of plain SGD (default: 0.1 0.3 0.6)')
-    p.add_argument('--seeds', nargs='+', type=seed_range, default=[list(range(20))], help='seeds, or ranges like 0-19 (default: 0-19)')
-    p.add_argument('--inits', nargs='+', choices=list(study_inits), default=list(study_inits), help='inits (default: all)')
-    p.add_argument('--epochs', type=positive_int, default=2, help='epochs per run (default: 2)')
-    p.add_argument('--batches', type=positive_int, help="training batches per epoch (default: the network's: 07a all, deep and xresnet 50)")
+    "`lsuv-study`: run a study grid, the order study's by default, appending one CSV row per run"
+    p = OneLineParser(prog='lsuv-study', description="Run a grid of LSUV studies on MNIST: one CSV row per (seed, net, "
+                      "opt, lr, init), runs already in the file skipped. --grid picks the other options' defaults: "
+                      "'order', LSUV's order with plain SGD, or 'help', when does LSUV help, with SGD and Adam")
+    p.add_argument('--grid', choices=list(study_grids), default='order', help='whose defaults the rest take')
+    p.add_argument('--out', help=f"the CSV to append to (default: {_defaults('out', str)})")
+    p.add_argument('--nets', nargs='+', choices=list(study_nets), help=f"networks (default: {_defaults('nets')})")
+    p.add_argument('--opts', nargs='+', choices=list(study_opts), help=f"optimisers (default: {_defaults('lrs')})")
+    lrs = _defaults('lrs', lambda d: ', '.join(f"{o} {' '.join(map(str, l))}" for o,l in d.items()))
+    p.add_argument('--lrs', nargs='+', type=positive_float, help=f"learning rates of every optimiser (default: {lrs})")
+    for o in study_opts:
+        p.add_argument(f'--{o}-lrs', nargs='+', type=positive_float, help=f'learning rates of {o}, over --lrs')
+    p.add_argument('--seeds', nargs='+', type=seed_range, help=f"seeds, or ranges like 0-19 (default: "
+                   f"{_defaults('seeds', lambda s: f'{s[0]}-{s[-1]}')})")
+    p.add_argument('--inits', nargs='+', choices=list(grid_inits), help=f"inits (default: {_defaults('inits')})")
+    p.add_argument('--epochs', type=positive_int, help=f"epochs per run (default: {_defaults('epochs', str)})")
+    p.add_argument('--batches', type=positive_int, help="training batches per epoch (default: order the network's, "
+                   f"07a all, the others 50; help {study_grids['help'].batches})")
+    p.add_argument('--bs', type=positive_int, help=f"batch size (default: {_defaults('bs', str)})")
     p.add_argument('--jobs', type=positive_int, default=1, help='processes, one thread each (default: 1)')
+    p.add_argument('--estimate', action='store_true', help='time one run per net and opt, print the hours the grid '
+                   'takes with --jobs, and run nothing')
     p.add_argument('--data', help='a keras-style mnist.npz (default: $FASTAI_LSUV_MNIST, then fastai\'s data folder)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     a = p.parse_args(argv)
-    seeds = list(dict.fromkeys(s for r in a.seeds for s in r))
-    dls = cli_dls(a.data, p.prog, a.debug)
-    try: run_grid(a.out, a.nets, a.lrs, seeds, a.inits, a.epochs, a.batches, a.jobs, dls=dls, data=a.data)
+    g = study_grids[a.grid]
+    lrs = {o: getattr(a, f'{o}_lrs') or a.lrs or g.lrs.get(o) for o in a.opts or g.lrs}
+    if missing := [o for o,l in lrs.items() if not l]:
+        p.error(f"the {a.grid} grid has no learning rates for {' '.join(missing)}: give --lrs")
+    grid = dict(nets=a.nets or g.nets, lrs=lrs, seeds=list(dict.fromkeys(s for r in a.seeds or [g.seeds] for s in r)),
+                inits=a.inits or g.inits, epochs=a.epochs or g.epochs, batches=a.batches or g.batches)
+    dls = cli_dls(a.data, p.prog, a.debug, bs=a.bs or g.bs)
+    try:
+        if a.estimate: grid_estimate(dls, **grid, jobs=a.jobs)
+        else: run_grid(a.out or g.out, **grid, jobs=a.jobs, dls=dls, data=a.data, bs=a.bs or g.bs)
     except ValueError as e:
         if a.debug: raise
         sys.exit(f"{p.prog}: {e}")
@@ -157,8 +299,8 @@ study_pairs = (('lsuv-std-first','lsuv-mean-first'), ('lsuv-std-first','kaiming'
                ('orthogonal-lsuv-std-first','lsuv-std-first'), ('orthogonal-lsuv-std-first','kaiming'))
 
 def read_grid(path) -> pd.DataFrame:
-    "The grid's CSV, a row per run, sorted by network, learning rate, init (in `study_inits`' order) and seed"
-    order = {k:i for i,k in enumerate(study_inits)}
+    "The grid's CSV, a row per run, sorted by network, learning rate, init (in `grid_inits`' order) and seed"
+    order = {k:i for i,k in enumerate(grid_inits)}
     return pd.read_csv(path).sort_values(['net','lr','init','seed'], key=lambda s: s.map(order) if s.name=='init' else s,
                                          ignore_index=True)
 
@@ -210,10 +352,10 @@ def divergence_counts(df:pd.DataFrame) -> pd.DataFrame:
     "Diverged runs, 'k of n', per network and lr (rows) and init (columns)"
     g = df.groupby(['net','lr','init'], sort=False)['diverged']
     counts = g.sum().astype(int).astype(str) + ' of ' + g.size().astype(str)
-    return counts.unstack('init')[[i for i in study_inits if i in set(df.init)]]
+    return counts.unstack('init')[[i for i in grid_inits if i in set(df.init)]]
 
 # %% ../../nbs/13_study_grid.ipynb #c2aa28dc
-_short = {'kaiming':'kaiming', 'lsuv-mean-first':'mean first', 'lsuv-std-first':'std first',
+_short = {'default':'default', 'kaiming':'kaiming', 'lsuv-mean-first':'mean first', 'lsuv-std-first':'std first',
           'orthogonal-lsuv-std-first':'orthogonal + std first'}
 
 def _difference(r, name, what, lower:str, higher:str, alpha):

@@ -40,10 +40,12 @@ published_stats = {
 published_accuracy = {'kaiming': (0.9207,0.9599), 'mean first': (0.9456,0.9737)}
 
 # %% ../../nbs/12_study_reproduce.ipynb #21a62d70
-def seeded_model(seed:int, get_model=None) -> nn.Module:
-    "`init_cnn(get_model())` (07a's model by default) after `set_seed(seed)`: the same initial weights for the same seed"
+def seeded_model(seed:int, get_model=None, init=init_cnn) -> nn.Module:
+    "`init(get_model())` after `set_seed(seed)`, 07a's model and `init_cnn` by default (`init=None`: as built)"
     set_seed(seed)
-    return init_cnn(get_model() if get_model else get_cnn_model(nfs_07a))
+    model = get_model() if get_model else get_cnn_model(nfs_07a)
+    if init is not None: init(model)
+    return model
 
 def seed_batches(dls, seed:int):
     "Fix the order of `dls.train`'s batches for the next fit (or `one_batch`) to the one `seed` gives"
@@ -96,12 +98,14 @@ class RunRecord(Callback):
 def fit_init(model:nn.Module, dls, init:str='std first', seed:int=0, epochs:int=2, lr:float=0.6, cbs=None,
              pre_init:str|None=None, # `'orthogonal'`: the paper's orthonormal weights before LSUV
              modules=ConvLayer, # the modules LSUV initialises (`None`: every conv and linear layer)
-             show_progress:bool=False # fastai's progress bars while training
+             show_progress:bool=False, # fastai's progress bars while training
+             opt_func=SGD # the optimiser: 07a's plain SGD by default
             ) -> Learner:
-    "Fit a copy of `model` on `dls` with 07a's plain SGD after `init`, one of `inits`, the batches in `seed`'s order"
-    if init not in inits: raise ValueError(f"`init` must be one of {inits}, got {init!r}")
-    lsuv = [] if init=='kaiming' else [LSUVCallback(modules=modules, mean_first=init=='mean first', pre_init=pre_init)]
-    learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=SGD, lr=lr, metrics=accuracy,
+    "Fit a copy of `model` on `dls` with `opt_func` after `init` (`inits`; `None`: no LSUV), batches in `seed`'s order"
+    if init is not None and init not in inits: raise ValueError(f"`init` must be one of {inits} or None, got {init!r}")
+    lsuv = ([] if init in (None, 'kaiming') else
+            [LSUVCallback(modules=modules, mean_first=init=='mean first', pre_init=pre_init)])
+    learn = Learner(dls, deepcopy(model), loss_func=F.cross_entropy, opt_func=opt_func, lr=lr, metrics=accuracy,
                     cbs=[RunRecord()]+lsuv+list(cbs or []))
     seed_batches(dls, seed)
     bars = [] if show_progress else learn.cbs.filter(lambda cb: isinstance(cb, ProgressCallback))
