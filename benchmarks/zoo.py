@@ -1,9 +1,17 @@
 #!/usr/bin/env python
-"""`lsuv_init` on every torchvision classification model and one small model of each timm family, random weights
+"""`lsuv_init` on every torchvision classification model, one small model per timm family and small Hugging Face models
 
     python benchmarks/zoo.py --threads 1 --out benchmarks/results   # the whole zoo: zoo_cpu.md and zoo_cpu.csv
     python benchmarks/zoo.py --fast                                 # a handful of models, one per hard case
     python benchmarks/zoo.py --models 'tv:resnet*' --no-timm        # a selection (fnmatch on the model ids)
+    python benchmarks/zoo.py --models 'hf:*,compiled:*' --tag hf --out benchmarks/results   # zoo_hf_cpu.md and .csv
+
+Hugging Face models (`hf:`, when `transformers` is installed) are built from small configs with random weights (no
+download) and take a batch of 16 x 64 random token ids, or images; their forward returns the logits or last hidden
+state. Their configs keep the library's default dropout (0.1 in GPT-2, BERT and T5), which a train-mode forward draws.
+`compiled:<id>` is model `<id>` under `torch.compile` (default backend), compiled on a forward before anything is timed:
+its `forward_s` is the compiled forward's, its `lsuv_s` that of `lsuv_init` on the compiled model (which initialises
+the original module eagerly); its other columns are measured on the original module.
 
 Every model is built with `weights=None` and a fixed seed, and initialised on a small random batch (16 x 3 x 64 x 64
 by default; a model that needs larger images gets the next size that runs: 96, 128, 160, 224, 299, then its default).
@@ -47,17 +55,19 @@ than `tol` for rounding-sized changes of earlier weights, so even exact LSUV wei
 - `finite`: whether every parameter is finite after LSUV.
 
 The table is written to `<out>/zoo_<device>.md` (with a summary) and `<out>/zoo_<device>.csv`; with another `--bs`
-than 16, to `zoo_<device>_bs<bs>.md` and `.csv`.
+than 16, to `zoo_<device>_bs<bs>.md` and `.csv`; with `--tag TAG`, to `zoo_TAG_<device>...`.
 """
 from __future__ import annotations
 import argparse, copy, fnmatch, functools, math, os, platform, shlex, signal, statistics, subprocess, sys, time, warnings
 from collections import Counter
 from datetime import datetime, timezone
+from importlib.metadata import version
+from importlib.util import find_spec
 import pandas as pd, torch
 from torch import nn
 import torchvision
 
-from fastai_lsuv.core import Batches, lsuv_defaults
+from fastai_lsuv.core import Batches, eager_module, lsuv_defaults
 from fastai_lsuv.api import lsuv_init
 from fastai_lsuv.reference import lsuv_init_course, target_stats
 
@@ -65,6 +75,7 @@ default_bs = 16  # the docstring says why not fewer
 
 try: import timm
 except ImportError: timm = None
+has_hf = find_spec('transformers') is not None  # imported when a Hugging Face model is built
 
 # one small model of each timm family (module of `timm.models`): the smallest by parameter count that is not a
 # test-only model, replaced by the family's best-known small model where the smallest hides its defining layer
@@ -83,9 +94,10 @@ vit_tiny_patch16_224 vit_tiny_r_s16_p8_224 vit_relpos_small_patch16_224 samvit_b
 volo_d1_224 ese_vovnet19b_slim_dw legacy_xception xception41p xcit_nano_12_p8_224""".split()
 
 # one model per hard case: stochastic depth, attention dropout and MHA's out_proj, SE after a zero-initialised
-# BatchNorm, weight-standardised convs, a weight-norm layer, a bias-dominated layer, an RNN on several batches
+# BatchNorm, weight-standardised convs, a weight-norm layer, a bias-dominated layer, an RNN on several batches,
+# Hugging Face's `Conv1D` (GPT-2, whose head is tied to its embedding)
 fast_models = ['tv:efficientnet_b0', 'tv:convnext_tiny', 'custom:transformer', 'timm:seresnext26d_32x4d',
-               'timm:test_nfnet', 'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm']
+               'timm:test_nfnet', 'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm', 'hf:gpt2']
 
 # ---------------------------------------------------------------- models
 
@@ -122,11 +134,45 @@ custom_models = dict(
     bias_dominated=(bias_dominated_mlp, lambda bs,size,g: torch.randn(bs, 32, generator=g)),
     awd_lstm=(awd_lstm_classifier, lambda bs,size,g: [torch.randint(0, 100, (8, 200), generator=g) for _ in range(2)]))
 
+# ---------------------------------------------------------------- Hugging Face models, from small configs
+
+class HFModel(nn.Module):
+    "A Hugging Face `model` whose forward takes one batch (token ids or images) and returns its output's `out`"
+    def __init__(self, model, out):
+        super().__init__()
+        self.model,self.out = model,out
+    def forward(self, x): return getattr(self.model(x), self.out)
+
+def hf_builder(arch, out, **cfg):
+    "A builder of `transformers.<arch>` with random weights, configured by `cfg` and the builder's kwargs"
+    def build(**kw):
+        import transformers
+        cls = getattr(transformers, arch)
+        return HFModel(cls(cls.config_class(**cfg, **kw)), out)
+    return build
+
+text_len,vocab = 64,4096  # a text batch: bs x text_len random token ids
+text = dict(vocab_size=vocab, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+vision = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, num_labels=10)
+hf_models = dict(  # name: (builder, whether it takes token ids)
+    gpt2=(hf_builder('GPT2LMHeadModel', 'logits', vocab_size=vocab, n_embd=256, n_layer=4, n_head=4, bos_token_id=0,
+                     eos_token_id=0), True),
+    bert=(hf_builder('BertModel', 'last_hidden_state', **text), True),
+    llama=(hf_builder('LlamaForCausalLM', 'logits', **{**text, 'intermediate_size': 688}, num_key_value_heads=2), True),
+    t5_encoder=(hf_builder('T5EncoderModel', 'last_hidden_state', vocab_size=vocab, d_model=256, d_kv=64, d_ff=1024,
+                           num_layers=4, num_heads=4), True),
+    vit=(hf_builder('ViTForImageClassification', 'logits', **vision, patch_size=8), False),
+    convnext=(hf_builder('ConvNextForImageClassification', 'logits', hidden_sizes=[40, 80, 160, 320],
+                         depths=[2, 2, 6, 2], num_labels=10), False))
+
+compiled_models = ['tv:resnet18']  # each also run under `torch.compile` as `compiled:<id>`
+
 def model_ids(args):
     ids = [f'tv:{n}' for n in torchvision.models.list_models(module=torchvision.models)]
-    if timm is not None and args.timm: ids += [f'timm:{n}' for n in timm_models]
-    ids += [f'custom:{n}' for n in custom_models]
-    if args.fast: ids = [i for i in fast_models if not i.startswith('timm:') or (timm is not None and args.timm)]
+    ids += [f'timm:{n}' for n in timm_models] + [f'hf:{n}' for n in hf_models]
+    ids += [f'compiled:{n}' for n in compiled_models] + [f'custom:{n}' for n in custom_models]
+    if args.fast: ids = fast_models
+    ids = [i for i in ids if dict(timm=timm is not None and args.timm, hf=has_hf and args.hf).get(i.split(':')[0], True)]
     if args.models: ids = [i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in args.models.split(','))]
     return ids
 
@@ -134,6 +180,10 @@ def builder(model_id, size):
     "`(build, kwargs)` for `model_id` at image size `size`"
     src,name = model_id.split(':', 1)
     if src=='custom': return custom_models[name][0], {}
+    if src=='compiled':
+        fn,kwargs = builder(name, size)
+        return (lambda **kw: torch.compile(fn(**kw))), kwargs
+    if src=='hf': return hf_models[name][0], ({} if hf_models[name][1] else dict(image_size=size))
     if src=='tv':
         fn = partial_tv(name)
         if name.startswith('vit_'): return fn, dict(image_size=size - size % int(name.split('_')[-1]))
@@ -158,7 +208,9 @@ def param_count(build, kwargs):
 def make_batch(model_id, bs, size, seed):
     g = torch.Generator().manual_seed(seed)
     src,name = model_id.split(':', 1)
+    if src=='compiled': return make_batch(name, bs, size, seed)
     if src=='custom' and custom_models[name][1] is not None: return custom_models[name][1](bs, size, g)
+    if src=='hf' and hf_models[name][1]: return torch.randint(0, vocab, (bs, text_len), generator=g)
     return torch.randn(bs, 3, size, size, generator=g)
 
 def run_forward(model, xb):
@@ -174,7 +226,7 @@ def build(model_id, args):
     "The model (seed 0) and a batch that runs through it, trying larger images until one does"
     src,name = model_id.split(':', 1)
     sizes = [args.size] + [s for s in (96, 128, 160, 224, 299) if s>args.size] + [None]  # 299: Inception v3's auxiliary head
-    if src=='custom': sizes = [args.size]
+    if src=='custom' or (src=='hf' and hf_models[name][1]): sizes = [args.size]
     err = None
     for size in sizes:
         default = None
@@ -276,15 +328,16 @@ def measure(model_id, args):
     if n is not None and n>args.max_params*1e6: return {**row, 'error': f'skipped: over --max-params {args.max_params:g}M'}
     signal.signal(signal.SIGALRM, _alarm); signal.alarm(args.model_timeout)
     try:
-        model,xb,size = build(model_id, args)
+        run,xb,size = build(model_id, args)  # `run`: the model as the user calls it; `model`: its eager module
+        model = eager_module(run)
         row['input'] = f"{len(xb)}x{tuple(xb[0].shape)}" if isinstance(xb, list) else str(tuple(xb.shape))
         init = snapshot(model)
         lsuv_xb = Batches(*xb) if isinstance(xb, list) else xb  # a list holds several batches
-        lsuv = lambda: lsuv_init(model, lsuv_xb, tol=args.tol, max_iter=args.max_iter, show_progress=False)
+        lsuv = lambda: lsuv_init(run, lsuv_xb, tol=args.tol, max_iter=args.max_iter, show_progress=False)
         times,afters,stats = dict(forward=[], lsuv=[]),[],None
-        run_forward(model, xb); model.load_state_dict(init)  # warm-up
+        run_forward(run, xb); model.load_state_dict(init)  # warm-up
         for r in range(args.repeats):
-            t = time.perf_counter(); run_forward(model, xb); times['forward'].append(time.perf_counter()-t)
+            t = time.perf_counter(); run_forward(run, xb); times['forward'].append(time.perf_counter()-t)
             model.load_state_dict(init)
             torch.manual_seed(1000+r)  # a different global random state for each run: the result must not depend on it
             try:
@@ -416,9 +469,11 @@ def report(df, args, elapsed, cmd):
     header = [f"## LSUV on the model zoos ({dev})", "",
               f"Command: `{cmd}`", "",
               f"fastai_lsuv {args.commit}, torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__ if timm else 'not installed'}, "
+              f"transformers {version('transformers') if has_hf else 'not installed'}, "
               f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores), torch.set_num_threads({args.threads}), "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed/60:.1f} min. Batch {args.bs} x 3 x {args.size} px "
-              f"(larger where a model needs it, see `input`), `weights=None`, seed 0; `lsuv_init` defaults (tol {args.tol:g}, "
+              f"(larger where a model needs it, see `input`; text models {args.bs} x {text_len} token ids), "
+              f"`weights=None`, seed 0; `lsuv_init` defaults (tol {args.tol:g}, "
               f"max_iter {args.max_iter}); times are medians of {args.repeats} alternating runs. {args.note}".rstrip(),
               "", "Columns: see `benchmarks/zoo.py`'s docstring. An empty `course_diff`: the course loop would take more than "
               f"{args.course_budget:g} s.", "", "### Summary", "", *summary(df, args), "", "### Models", "",
@@ -428,8 +483,11 @@ def report(df, args, elapsed, cmd):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--models', default=None, help="comma-separated fnmatch patterns on ids like 'tv:resnet18', 'timm:levit_128s', 'custom:awd_lstm'")
+    p.add_argument('--models', default=None, help="comma-separated fnmatch patterns on ids like 'tv:resnet18', "
+                   "'timm:levit_128s', 'hf:gpt2', 'compiled:tv:resnet18', 'custom:awd_lstm'")
     p.add_argument('--timm', action=argparse.BooleanOptionalAction, default=True, help='include one model per timm family (if timm is installed)')
+    p.add_argument('--hf', action=argparse.BooleanOptionalAction, default=True,
+                   help='include the Hugging Face models (if transformers is installed)')
     p.add_argument('--fast', action='store_true', help=f"only the hard cases: {', '.join(fast_models)}")
     p.add_argument('--max-params', type=float, default=150, help='skip models with more parameters (millions)')
     p.add_argument('--size', type=int, default=64, help='image size tried first')
@@ -442,6 +500,7 @@ def parse_args(argv=None):
     p.add_argument('--course', default='*', help='comma-separated fnmatch patterns: the models compared with the course loop (within --course-budget)')
     p.add_argument('--model-timeout', type=int, default=600, help='seconds per model before it is recorded as a timeout')
     p.add_argument('--out', default=None, help='folder to write zoo_cpu.md and zoo_cpu.csv into (with another --bs, zoo_cpu_bs<bs>.*)')
+    p.add_argument('--tag', default='', help="written to zoo_<tag>_cpu.md and .csv instead (e.g. 'hf' for a selection)")
     p.add_argument('--note', default='', help='a sentence for the header, e.g. about the machine')
     args = p.parse_args(argv)
     args.repeats = max(args.repeats, 2)
@@ -472,7 +531,8 @@ def write(rows, args, elapsed, cmd, done):
     table = report(df, args, elapsed, cmd) + ('' if done else f"\n(unfinished: {len(rows)} models so far)\n")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        stem = os.path.join(args.out, 'zoo_cpu' + ('' if args.bs==default_bs else f'_bs{args.bs}'))  # another batch keeps the default's table
+        stem = f"zoo_{args.tag + '_' if args.tag else ''}cpu" + ('' if args.bs==default_bs else f'_bs{args.bs}')
+        stem = os.path.join(args.out, stem)  # another batch or tag keeps the default's table
         df[columns + [c for c in df.columns if c not in columns]].to_csv(stem+'.csv', index=False)
         with open(stem+'.md', 'w') as f: f.write(table)
     return table

@@ -29,10 +29,11 @@ def test_speed_benchmark_quick(tmp_path):
 # ---------------------------------------------------------------- the model zoo's hard cases
 
 zoo_fast = ['tv:efficientnet_b0', 'tv:convnext_tiny', 'custom:transformer', 'timm:seresnext26d_32x4d', 'timm:test_nfnet',
-            'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm']
+            'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm', 'hf:gpt2']
 zoo_course = ['custom:transformer', 'custom:weight_norm', 'custom:bias_dominated', 'custom:awd_lstm', 'timm:test_nfnet']  # fast enough
-# timm is an optional extra (the dev extra installs it); without it the zoo runs the torchvision and hand-made cases only
-has_timm = importlib.util.find_spec('timm') is not None
+# timm and transformers are optional (the zoo and dev extras install them); without them the zoo runs the rest
+extras = {'timm:': 'timm', 'hf:': 'transformers'}
+missing = tuple(k for k,v in extras.items() if importlib.util.find_spec(v) is None)
 weight_factor_bound = max_factor  # no weight's norm moves by more than LSUV's bound, up or down
 
 @pytest.fixture(scope='module')
@@ -48,8 +49,8 @@ def zoo(tmp_path_factory):
 
 def check_zoo(zoo, prop, model):
     "Assert `prop` of `model`'s row"
-    if model.startswith('timm:') and not has_timm: pytest.skip("timm is not installed: pip install -e '.[zoo]'")
-    if prop=='runs': assert zoo.index.tolist()==[m for m in zoo_fast if has_timm or not m.startswith('timm:')]
+    if model.startswith(missing): pytest.skip(f"{model} needs an extra: pip install -e '.[zoo]'")
+    if prop=='runs': assert zoo.index.tolist()==[m for m in zoo_fast if not m.startswith(missing)]
     r = zoo.loc[model]
     if prop!='runs' and isinstance(r['error'], str): pytest.skip(f"{model} raised: {r['error']}")
     if prop=='runs': assert not isinstance(r['error'], str), r['error']
@@ -60,6 +61,7 @@ def check_zoo(zoo, prop, model):
     elif prop=='course': assert r['course_diff']<=1e-5 or r['course64_diff']<=1e-5, (r['course_diff'], r['course64_diff'])
     elif prop=='bounded': assert r['max_wfactor']<=weight_factor_bound*(1+1e-6), r['max_wfactor']
     elif prop=='attention': assert 'not run' not in r['statuses'], r['statuses']
+    elif prop=='conv1d': assert r['statuses']=='ok:16', r['statuses']  # 4 blocks of 4 `Conv1D`; the head is tied
 
 @pytest.mark.parametrize('model', zoo_fast)
 @pytest.mark.parametrize('prop', ['runs', 'finite', 'seed', 'on_target', 'bounded'])
@@ -77,3 +79,7 @@ def test_zoo_course_threads(zoo):
 def test_zoo_attention_out_proj(zoo):
     "`nn.MultiheadAttention` calls `out_proj` functionally: LSUV initialises the attention block as one module"
     check_zoo(zoo, 'attention', 'custom:transformer')
+
+def test_zoo_gpt2_conv1d(zoo):
+    "Hugging Face's `Conv1D` (GPT-2) is a default target: every one initialised, none `not run`"
+    check_zoo(zoo, 'conv1d', 'hf:gpt2')
