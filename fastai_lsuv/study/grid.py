@@ -23,11 +23,12 @@ from .course import ConvLayer, init_cnn
 from .reproduce import *
 
 # %% auto #0
-__all__ = ['study_nets', 'study_inits', 'grid_inits', 'study_opts', 'loss_spans', 'study_grids', 'study_pairs',
-           'get_small_xresnet', 'get_mlp', 'SelfAttention', 'EncoderBlock', 'SmallViT', 'kaiming_init', 'cnn_of_depth',
-           'StudyNet', 'short_epochs', 'study_run', 'grid_columns', 'grid_layout', 'grid_done', 'one_thread',
-           'run_grid', 'StudyGrid', 'grid_runs', 'grid_estimate', 'lsuv_study', 'read_grid', 'grid_losses',
-           'bootstrap_ci', 'mcnemar_p', 'paired', 'compare_inits', 'divergence_counts', 'study_answer', 'plot_study']
+__all__ = ['study_nets', 'study_inits', 'grid_inits', 'study_opts', 'loss_spans', 'study_grids', 'study_pairs', 'help_pairs',
+           'grid_pairs', 'get_small_xresnet', 'get_mlp', 'SelfAttention', 'EncoderBlock', 'SmallViT', 'kaiming_init',
+           'cnn_of_depth', 'StudyNet', 'short_epochs', 'study_run', 'grid_columns', 'grid_layout', 'grid_done',
+           'one_thread', 'run_grid', 'StudyGrid', 'grid_runs', 'grid_estimate', 'lsuv_study', 'cell_keys', 'read_grid',
+           'grid_losses', 'pairs_for', 'bootstrap_ci', 'mcnemar_p', 'paired', 'compare_inits', 'divergence_counts',
+           'stable_lrs', 'study_answer', 'plot_study', 'plot_lrs']
 
 # %% ../../nbs/13_study_grid.ipynb #07b61913
 def get_small_xresnet(nfs=(8,16,32,64), c_out:int=10) -> nn.Sequential:
@@ -295,18 +296,35 @@ def lsuv_study(argv=None):
 if __name__=='__main__': lsuv_study()
 
 # %% ../../nbs/13_study_grid.ipynb #7e5b4fa1
-study_pairs = (('lsuv-std-first','lsuv-mean-first'), ('lsuv-std-first','kaiming'), ('lsuv-mean-first','kaiming'),
-               ('orthogonal-lsuv-std-first','lsuv-std-first'), ('orthogonal-lsuv-std-first','kaiming'))
+def cell_keys(df:pd.DataFrame) -> list:
+    "The columns that fix a cell of `df`'s grid: network, optimiser (where `df` has `opt`) and lr"
+    return ['net'] + ['opt']*('opt' in df) + ['lr']
+
+_orders = {'opt': list(study_opts), 'init': list(grid_inits)}
+def _grid_order(s:pd.Series) -> pd.Series:
+    return s.map({k:i for i,k in enumerate(_orders[s.name])}) if s.name in _orders else s
 
 def read_grid(path) -> pd.DataFrame:
-    "The grid's CSV, a row per run, sorted by network, learning rate, init (in `grid_inits`' order) and seed"
-    order = {k:i for i,k in enumerate(grid_inits)}
-    return pd.read_csv(path).sort_values(['net','lr','init','seed'], key=lambda s: s.map(order) if s.name=='init' else s,
-                                         ignore_index=True)
+    "The grid's CSV, a row per run, sorted by cell, init and seed (`opt`, `init` in their dicts' order)"
+    df = pd.read_csv(path)
+    return df.sort_values(cell_keys(df)+['init','seed'], key=_grid_order, ignore_index=True)
 
 def grid_losses(runs:pd.DataFrame) -> dict:
     "`{(init, seed): first 100 training losses}` of `runs`, as `plot_losses` takes them"
     return {(r.init, r.seed): np.array(r.losses_100.split(), dtype=float) for r in runs.itertuples()}
+
+# %% ../../nbs/13_study_grid.ipynb #3dc17b2a
+study_pairs = (('lsuv-std-first','lsuv-mean-first'), ('lsuv-std-first','kaiming'), ('lsuv-mean-first','kaiming'),
+               ('orthogonal-lsuv-std-first','lsuv-std-first'), ('orthogonal-lsuv-std-first','kaiming'))
+help_pairs = (('lsuv-std-first','default'), ('lsuv-std-first','kaiming'),
+              ('orthogonal-lsuv-std-first','lsuv-std-first'))
+grid_pairs = {'order': study_pairs, 'help': help_pairs}
+
+def pairs_for(inits) -> tuple:
+    "The pairs `(a, b)` to compare among `inits`: those of the first of `study_grids` with them all, else every grid's"
+    inits = set(inits)
+    return next((grid_pairs[g] for g,s in study_grids.items() if inits<=set(s.inits)),
+                tuple(dict.fromkeys(p for ps in grid_pairs.values() for p in ps)))
 
 # %% ../../nbs/13_study_grid.ipynb #7fa6c876
 def bootstrap_ci(d, level:float=0.95, n:int=10_000, seed:int=0) -> tuple:
@@ -325,20 +343,28 @@ def mcnemar_p(a, b) -> float:
 
 # %% ../../nbs/13_study_grid.ipynb #42541875
 def paired(runs:pd.DataFrame, a:str, b:str, value:str) -> pd.Series:
-    "Per seed, `value` of init `a` minus init `b` in `runs` (one network and lr), over the seeds where both are finite"
+    "Per seed, `value` of init `a` minus init `b` in `runs` (one cell), over the seeds where both are finite"
+    if runs.duplicated(['seed','init']).any():
+        raise ValueError(f"runs of several cells: pass those of one {', '.join(cell_keys(runs))}")
     wide = runs.pivot(index='seed', columns='init', values=value)
     d = wide[a]-wide[b]
     return d[np.isfinite(d)]
 
 def _last_accuracy(df): return [c for c in df.columns if c.startswith('accuracy_')][-1]
 
-def compare_inits(df:pd.DataFrame, pairs=study_pairs) -> pd.DataFrame:
-    "Per network, lr and pair `a - b`: paired differences in final accuracy (all seeds, and `trained`: seeds where neither diverged) and first-100-batch loss, and diverged runs"
-    rows,acc = [],_last_accuracy(df)
+def _by_init(s:pd.Series) -> pd.DataFrame:
+    "`s`, indexed by cell and init, as a table: a row per cell in `s`'s order, a column per init in `grid_inits`' order"
+    wide = s.unstack('init')
+    return wide.reindex(index=s.index.droplevel('init').unique(), columns=[i for i in grid_inits if i in wide.columns])
+
+def compare_inits(df:pd.DataFrame, pairs=None) -> pd.DataFrame:
+    "Per cell and pair `a - b` (default `pairs_for`): paired final accuracy (`trained`: no run diverged), loss_100"
+    keys,rows,acc = cell_keys(df),[],_last_accuracy(df)
+    pairs = pairs_for(df.init) if pairs is None else pairs
     df = df.assign(trained=df[acc].where(~df.diverged.astype(bool)))
-    for (net,lr),g in df.groupby(['net','lr'], sort=False):
+    for cell,g in df.groupby(keys, sort=False):
         for a,b in (p for p in pairs if set(p)<=set(g.init)):
-            row = dict(net=net, lr=lr, pair=f'{a} - {b}')
+            row = dict(zip(keys, cell), pair=f'{a} - {b}')
             for name,col in (('accuracy', acc), ('trained', 'trained'), ('loss_100', 'loss_100')):
                 d = paired(g, a, b, col)
                 lo,hi = bootstrap_ci(d)
@@ -346,17 +372,29 @@ def compare_inits(df:pd.DataFrame, pairs=study_pairs) -> pd.DataFrame:
             div = g.pivot(index='seed', columns='init', values='diverged')[[a,b]].dropna().astype(bool)
             row |= {'diverged a': int(div[a].sum()), 'diverged b': int(div[b].sum()), 'seeds': len(div), 'diverged p': mcnemar_p(div[a], div[b])}
             rows.append(row)
-    return pd.DataFrame(rows).set_index(['net','lr','pair'])
+    return pd.DataFrame(rows).set_index(keys+['pair'])
 
 def divergence_counts(df:pd.DataFrame) -> pd.DataFrame:
-    "Diverged runs, 'k of n', per network and lr (rows) and init (columns)"
-    g = df.groupby(['net','lr','init'], sort=False)['diverged']
-    counts = g.sum().astype(int).astype(str) + ' of ' + g.size().astype(str)
-    return counts.unstack('init')[[i for i in grid_inits if i in set(df.init)]]
+    "Diverged runs, 'k of n', per cell (rows) and init (columns)"
+    g = df.groupby(cell_keys(df)+['init'], sort=False)['diverged']
+    return _by_init(g.sum().astype(int).astype(str) + ' of ' + g.size().astype(str))
+
+# %% ../../nbs/13_study_grid.ipynb #3a7356cf
+def stable_lrs(df:pd.DataFrame, min_accuracy:float=0.2) -> pd.DataFrame:
+    "The largest lr at which each init (columns) trained in all seeds, finite and at `min_accuracy` or above; NaN: none"
+    keys = cell_keys(df)
+    runs = df.assign(trains=~df.diverged.astype(bool) & (df[_last_accuracy(df)]>=min_accuracy))
+    cells = runs.groupby(keys+['init'], sort=False).trains.all().reset_index()
+    cells = cells.assign(lr=cells.lr.where(cells.trains))
+    return _by_init(cells.groupby([k for k in keys if k!='lr']+['init'], sort=False).lr.max())
 
 # %% ../../nbs/13_study_grid.ipynb #c2aa28dc
 _short = {'default':'default', 'kaiming':'kaiming', 'lsuv-mean-first':'mean first', 'lsuv-std-first':'std first',
           'orthogonal-lsuv-std-first':'orthogonal + std first'}
+
+def _cell_name(keys, cell) -> str:
+    "A cell as sentences and titles name it: '07a, adam, lr 0.1'"
+    return ', '.join(f'lr {v:g}' if k=='lr' else str(v) for k,v in zip(keys, cell))
 
 def _difference(r, name, what, lower:str, higher:str, alpha):
     "One measured difference, its interval and p, and what it means"
@@ -364,11 +402,12 @@ def _difference(r, name, what, lower:str, higher:str, alpha):
     verdict = (higher if r[name]>0 else lower) if r[name+' p']<alpha else 'no measurable difference'
     return f"{what} {nums}: {verdict}"
 
-def study_answer(df:pd.DataFrame, alpha:float=0.05) -> str:
-    "What the grid in `df` says, in sentences built from its numbers, for each network and lr"
-    cmp,div,out = compare_inits(df),divergence_counts(df),[]
-    for (net,lr),c in cmp.groupby(level=['net','lr'], sort=False):
-        c,lines = c.droplevel(['net','lr']),[]
+def study_answer(df:pd.DataFrame, alpha:float=0.05, pairs=None) -> str:
+    "What the grid in `df` says about `pairs` (default `pairs_for` its inits), in sentences from its numbers, per cell"
+    keys = cell_keys(df)
+    cmp,div,out = compare_inits(df, pairs),divergence_counts(df),[]
+    for cell,c in cmp.groupby(level=keys, sort=False):
+        c,lines = c.droplevel(keys),[]
         for pair,r in c.iterrows():
             a,b = (_short[i] for i in pair.split(' - '))
             acc = _difference(r, 'accuracy', 'final accuracy', f'{a} lower', f'{a} higher', alpha)
@@ -377,19 +416,43 @@ def study_answer(df:pd.DataFrame, alpha:float=0.05) -> str:
             d = (f"diverged {r['diverged a']:.0f} vs {r['diverged b']:.0f} of {r['seeds']:.0f}, McNemar p = {r['diverged p']:.2g}"
                  + (f": {a} diverges {'more' if r['diverged a']>r['diverged b'] else 'less'}" if r['diverged p']<alpha else ''))
             lines.append(f"{a} - {b}: {acc}; {trained}; {loss}; {d}.")
-        counts = ', '.join(f"{_short[i]} {v}" for i,v in div.loc[(net,lr)].dropna().items())
-        out.append(f"{net}, lr {lr:g}: diverged runs {counts}.\n  " + '\n  '.join(lines))
+        counts = ', '.join(f"{_short[i]} {v}" for i,v in div.loc[cell].dropna().items())
+        out.append(f"{_cell_name(keys, cell)}: diverged runs {counts}.\n  " + '\n  '.join(lines))
     return '\n'.join(out)
 
 # %% ../../nbs/13_study_grid.ipynb #61d72ff8
 def plot_study(df:pd.DataFrame, ncols:int=3, size=(5, 3.2)):
-    "The first 100 training losses per init, a panel per network and lr in `df`; returns the figure"
-    groups = list(df.groupby(['net','lr'], sort=False))
+    "The first 100 training losses per init, a panel per cell in `df`; returns the figure"
+    keys = cell_keys(df)
+    groups = list(df.groupby(keys, sort=False))
     nrows = math.ceil(len(groups)/ncols)
     fig,axs = plt.subplots(nrows, ncols, figsize=(size[0]*ncols, size[1]*nrows), squeeze=False)
-    for ax,((net,lr),g) in zip(axs.flat, groups):
-        plot_losses(grid_losses(g), 100, ax=ax, title=f'{net}, lr {lr:g}, {g.seed.nunique()} seeds')
+    for ax,(cell,g) in zip(axs.flat, groups):
+        plot_losses(grid_losses(g), 100, ax=ax, title=f'{_cell_name(keys, cell)}, {g.seed.nunique()} seeds')
         ax.legend(fontsize=7)
     for ax in axs.flat[len(groups):]: ax.set_axis_off()
     fig.tight_layout()
+    return fig
+
+# %% ../../nbs/13_study_grid.ipynb #dc9c8527
+def plot_lrs(df:pd.DataFrame, value:str|None=None, size=(3, 2.4)):
+    "Mean `value` (final accuracy) over seeds, with 95% interval, against lr: a line per init, a panel per net and opt"
+    name,value,df = value or 'final accuracy',value or _last_accuracy(df),df.assign(opt=df.get('opt', 'sgd'))
+    nets,opts = list(dict.fromkeys(df.net)),list(dict.fromkeys(df.opt))
+    fig,axs = plt.subplots(len(opts), len(nets), figsize=(size[0]*len(nets), size[1]*len(opts)+0.4), squeeze=False,
+                           sharex='row', sharey=True, layout='constrained')
+    for ax in axs.flat: ax.set_axis_off()
+    for (opt,net),g in df.groupby(['opt','net'], sort=False):
+        ax = axs[opts.index(opt), nets.index(net)]
+        ax.set_axis_on()
+        for init,runs in g.groupby('init', sort=False):
+            vals = {lr: v.dropna().to_numpy() for lr,v in runs.groupby('lr')[value]}
+            m = np.array([v.mean() if len(v) else math.nan for v in vals.values()])
+            lo,hi = np.array([bootstrap_ci(v) for v in vals.values()]).T
+            ax.errorbar(list(vals), m, yerr=[m-lo, hi-m], label=init, color=f'C{list(grid_inits).index(init)}',
+                        marker='o', ms=3, capsize=2)
+        ax.set(xscale='log', title=f'{net}, {opt}', xlabel=f'{opt} lr', ylabel=name if net==nets[0] else '')
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())  # a decade or less of lrs: no crowded minor labels
+    handles = {l:h for ax in axs.flat for h,l in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc='outside upper center', ncol=len(handles))
     return fig
