@@ -1,5 +1,5 @@
 "LSUV on bad batches and bad layers: clear errors and warnings, finite weights, and a model left exactly as it was on failure"
-import copy, re, warnings
+import contextlib, copy, re, warnings
 import pytest, torch
 from torch import nn
 from fastcore.test import test_eq as check_eq
@@ -145,7 +145,9 @@ def test_tied_weights(modules):
     encoder,decoder = learn.model[0].encoder,learn.model[1].decoder
     assert decoder.weight is encoder.weight
     tied = encoder.weight.detach().clone()
-    fit(learn, cbs=(probe:=Probe()))
+    # by default the tied decoder is no target and an LSTM's weights are not `weight`: an empty table, never a silent one
+    with contextlib.nullcontext() if modules else pytest.warns(UserWarning, match='nothing was initialised'):
+        fit(learn, cbs=(probe:=Probe()))
     assert torch.equal(probe.snap[0]['0.encoder.weight'], tied)
     assert lsuv_done(learn.model)
     expected = [] if modules is None else ['tied', 'tied']
