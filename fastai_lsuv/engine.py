@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from fastcore.basics import store_attr, patch
 from .core import *
 from .core import (_correct_params, _for_stats, _has_bias, _parametrized, _lsuv_classes, _main_output, _moments, _pooled, _runners, _restore_params, _save_params,
-                              _scale_weight, _shift_bias, _weight, _WeightOps, InProjection)
+                              _modules, _scale_weight, _shift_bias, _weight, _WeightOps, InProjection)
 from .mode import _check_no_draw, _handing_over, _quiet_functional
 from .reference import _lsuv_row, _module_loop
 
@@ -117,6 +117,20 @@ class _Pause(Exception):
     "The forward pass reached `module`, which needs the course loop"
     def __init__(self, module): self.module = module
 
+class _Restart(Exception): "The targets met at their weight's operations changed: the pass starts again"
+
+def _parents(model, target_of):
+    "`{parent: [targets whose runner is its child]}` (`target_of`: `{runner: target}`), `{target: (its class, name)}`"
+    kids,place = {},{}
+    for p in _modules(model):
+        # a forward of torch's own (an `nn.Sequential` subclass's, say) is left to the check at the end of the pass:
+        # a hook would cost every call of the parent, which then leaves PyTorch's path for modules without hooks
+        if type(p).forward.__module__.startswith('torch.nn.'): continue
+        for n,c in p._modules.items():
+            m = target_of.get(c)
+            if m is not None and m not in place: kids.setdefault(p, []).append(m); place[m] = (type(p), n)
+    return kids, place
+
 def _is_affine(m, runner):
     "Whether `runner`'s output is `Wx+b` of `m`'s own weight and bias, with no hook but the pass's"
     plain = type(m) in _lsuv_classes() if runner is m else isinstance(m, nn.Linear) and not (m._forward_hooks or m._forward_pre_hooks)
@@ -175,12 +189,15 @@ class _OnePass(_Journal):
         self.slow,self.rerunning,self.local = set(),False,threading.local()
         # targets met at the operations that take their weight (`op_hook`), and those operations
         self.functional,self.ops = {m for m in targets if isinstance(m, InProjection)},{}
+        # targets whose hook ever fired, those `parent_hook` guessed functional, and the parents it checks
+        self.hooked,self.guessed,(self.kids,self.place) = set(),set(),_parents(model, self.target_of)
 
     def run(self):
         while True:
             try: res = self.forward()
             except _Pause as e: self.commit(); self.course_loop(e.module)
             except _Replan as e: self.undo(e.module); self.slow.add(e.module); self.commit()
+            except _Restart: self.reset()
             else:
                 unseen = [m for m in self.targets if m not in self.rows and m not in self.functional]
                 if not unseen: return res
@@ -193,6 +210,8 @@ class _OnePass(_Journal):
 
     def forward(self):
         hooks = [r.register_forward_hook(self.hook, with_kwargs=True) for r in self.target_of]
+        hooks += [p.register_forward_hook(self.parent_hook) for p,ms in self.kids.items()
+                  if not self.hooked.issuperset(ms)]
         try:
             if len(self.batches)>1: return self.forward_group()
             self.local.called,self.local.submit = set(),lambda m,item: self.process(m, [item])[0]
@@ -204,8 +223,22 @@ class _OnePass(_Journal):
     def hook(self, runner, args, kwargs, o):
         if self.rerunning: return
         m = self.target_of[runner]
+        if m in self.guessed:  # watched, but a module call after all: the pass starts again without watching it
+            self.guessed.discard(m); self.functional.discard(m); self.ops.pop(m, None); self.slow.discard(m)
+            self.hooked.add(m)
+            raise _Restart()
+        self.hooked.add(m)
         out = self.reach(m, (args, kwargs, o))
         if out is not None: return out if runner is m else (out, *o[1:])
+
+    def parent_hook(self, p, args, o):
+        "After `p` ran: its child targets whose hook never fired, and their likes, are watched from a new pass"
+        if self.rerunning: return
+        places = {self.place[m] for m in self.kids[p] if m not in self.hooked and m not in self.functional}
+        if not places: return
+        self.guessed.update(m for m,place in self.place.items() if place in places and m not in self.hooked)
+        self.functional.update(self.guessed)
+        raise _Restart()
 
     def op_hook(self, m, op, args, kwargs, o):
         "`hook` for a functional target `m`, at operation `op` that takes its weight"
