@@ -6,7 +6,7 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #aa445316
 from __future__ import annotations
-import fnmatch, inspect, math, sys, warnings, weakref
+import fnmatch, functools, inspect, math, sys, warnings, weakref
 from enum import Enum
 from typing import NamedTuple
 import numpy as np, pandas as pd, torch, torch.distributed as dist
@@ -289,9 +289,11 @@ class InProjection(nn.Module):
         super().__init__()
         self.weight,self.bias = attention.in_proj_weight,attention.in_proj_bias
 
+_signature = functools.cache(inspect.signature)  # bound at every attention call while watched: built once
+
 def _in_projection(*args, **kwargs):
     "The in-projection of `F.multi_head_attention_forward(*args, **kwargs)`: queries, keys and values, flattened together"
-    a = inspect.signature(F.multi_head_attention_forward).bind(*args, **kwargs).arguments
+    a = _signature(F.multi_head_attention_forward).bind(*args, **kwargs).arguments
     qkv = F._in_projection_packed(a['query'], a['key'], a['value'], a['in_proj_weight'], a['in_proj_bias'])
     return torch.cat([p.flatten() for p in qkv])
 
@@ -332,7 +334,7 @@ class _WeightOps(TorchFunctionMode):
         kwargs = kwargs or {}
         if func in _reproduced:
             name,op = _reproduced[func]
-            w = inspect.signature(func).bind(*args, **kwargs).arguments.get(name)
+            w = _signature(func).bind(*args, **kwargs).arguments.get(name)
             if (m := self.find((w,), {})) is not None:
                 self.hook(m, op, args, kwargs, op(*args, **kwargs))  # the weights are corrected before `func` runs
         out = func(*args, **kwargs)  # what the hook returns, unless `None`, is the operation's output

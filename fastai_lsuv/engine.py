@@ -6,9 +6,9 @@ Docs: https://fastai-lsuv.github.io/fastai_lsuv/engine.html.md"""
 
 # %% ../nbs/02_engine.ipynb #dc1c3f7f
 from __future__ import annotations
-import contextlib, math, threading, warnings
+import math, threading, warnings
 import numpy as np
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 import torch, torch.distributed as dist
 from torch import nn, Tensor
@@ -206,7 +206,7 @@ class _OnePass(_Journal):
 
     def watching(self):
         "The mode that meets the functional targets at their operations, in this thread"
-        return _WeightOps(self.functional, self.op_hook) if self.functional else contextlib.nullcontext()
+        return _WeightOps(self.functional, self.op_hook) if self.functional else nullcontext()
 
     def forward(self):
         hooks = [r.register_forward_hook(self.hook, with_kwargs=True) for r in self.target_of]
